@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 BOOK_SCALE ?= 1
 export BOOK_SCALE
 
-.PHONY: setup book test test-lib test-notebooks bench clean
+.PHONY: setup book test test-lib test-notebooks test-site colab colab-check pdf bench clean
 
 setup: $(STAMP)
 
@@ -23,15 +23,33 @@ $(STAMP): requirements.txt pyproject.toml
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
 
-# All tests: lib unit/property tests, then nbval executing every notebook listed in _toc.yml.
+# All tests: lib unit/property tests, nbval executing every notebook listed in _toc.yml and one
+# Colab notebook outside the checkout; then the website is built and checked as a reader sees it.
 test: setup
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory book
+	$(BIN)/python -m pytest tests/site
 
 test-lib: setup
 	$(BIN)/python -m pytest tests
 
 test-notebooks: setup
 	$(BIN)/python -m pytest book
+
+test-site: setup
+	$(BIN)/python -m pytest tests/site
+
+# Every chapter as a Colab notebook (GPU note + an install cell pinned to this commit) in _build/colab.
+colab: setup
+	$(BIN)/python book/_ext/chapters.py _build/colab
+
+# Execute every Colab notebook in a fresh venv outside the checkout, with lib from a wheel.
+colab-check: setup
+	COLAB_CHECK=all $(BIN)/python -m pytest tests/test_colab.py
+
+# The whole book as one PDF (XeLaTeX, Japanese glossary terms in Noto CJK); see README for packages.
+pdf: setup
+	$(BIN)/jupyter-book build . --builder pdflatex
 
 bench: setup
 	$(BIN)/python -m benchmarks

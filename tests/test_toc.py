@@ -2,19 +2,8 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-    for part in toc["parts"]:
-        files += [c["file"] for c in part["chapters"]]
-    return [ROOT / (f + ".md") for f in files]
+from chapters import ROOT, toc_files as _toc_files
 
 
 def test_toc_files_exist():

@@ -1,0 +1,215 @@
+"""The book's chapters as files: the table of contents, Colab notebooks, and the Sphinx hooks.
+
+* ``toc_files()`` / ``toc_notebooks()``: the pages of ``_toc.yml`` and those that are executable
+  jupytext notebooks (their front matter names a kernelspec). The tests and nbval use them.
+* ``colab_notebook(path, ref)``: a chapter as an ``.ipynb`` for Colab. Its first cells are a
+  "GPU optional" note and a set-up cell that, only inside Colab, installs this book's ``lib`` at
+  commit ``ref``; the rest is the chapter unchanged.
+* ``python book/_ext/chapters.py OUTDIR [--ref REF]`` (``make colab``) writes every chapter as
+  ``OUTDIR/<path in the repository>.ipynb``; the GitHub workflow publishes that tree on the
+  ``notebooks`` branch, which is where the site's Colab buttons point.
+* ``setup(app)``: a Sphinx extension (``_config.yml``) that numbers chapters by part as the lecture
+  does (Chapter 1.4, Theorem 1.4.2, Figure 1.4.3), points each chapter's Colab button at its
+  published ``.ipynb``, and puts the "GPU optional" note under each chapter's title.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+from docutils import nodes
+
+ROOT = Path(__file__).resolve().parents[2]
+# owner/name on GitHub; the workflow sets BOOK_REPOSITORY so that a fork points at itself.
+REPOSITORY = os.environ.get("BOOK_REPOSITORY", "mathdl-book/mathematics-of-deep-learning")
+NOTEBOOKS_BRANCH = "notebooks"
+
+GPU_NOTE = (
+    "This chapter runs on a CPU in about a minute. In Colab, a GPU is optional: choose "
+    "*Runtime → Change runtime type → GPU*, then set `BOOK_SCALE` in the first code cell "
+    "(1 = teaching size; 8 or more on a GPU) to multiply the sample sizes, widths and particle "
+    "counts of every experiment. On your own machine, run e.g. `BOOK_SCALE=8 make book`. `BOOK_SEED` "
+    "changes the random seed; the checks hold for any seed."
+)
+
+SETUP_CELL = '''\
+# Set-up. Inside Colab this installs the book's `lib` at the commit this notebook was built from;
+# elsewhere it does nothing (install the repository with `make setup` or `pip install -e .`).
+import os, subprocess, sys
+BOOK_SCALE = 1  # 1: CPU teaching size (about a minute); try 8 on a GPU runtime
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "mathdl-lib @ git+https://github.com/{repository}@{ref}"], check=True)
+    os.environ["BOOK_SCALE"] = str(BOOK_SCALE)
+%matplotlib inline'''
+
+
+def _toc_entries(node):
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if key in node:
+                yield node[key]
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                yield from _toc_entries(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _toc_entries(item)
+
+
+def toc_files(root: Path = ROOT) -> list[Path]:
+    """The ``.md`` pages listed in ``_toc.yml``, in reading order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    return [(root / f).with_suffix(".md") for f in _toc_entries(toc)]
+
+
+def is_notebook(path: Path) -> bool:
+    """Whether a page is an executable chapter (jupytext front matter with a kernelspec)."""
+    return path.is_file() and "kernelspec" in jupytext.read(path).metadata
+
+
+def toc_notebooks(root: Path = ROOT) -> list[Path]:
+    """The chapters of ``_toc.yml`` that are notebooks, in reading order."""
+    return [p for p in toc_files(root) if is_notebook(p)]
+
+
+def current_commit(root: Path = ROOT) -> str:
+    """The checked-out commit, which the Colab set-up cell pins ``lib`` to."""
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def colab_notebook(path: Path, ref: str) -> nbformat.NotebookNode:
+    """The chapter at ``path`` with the GPU note and the Colab set-up cell in front."""
+    nb = jupytext.read(path)
+    nb.metadata.pop("jupytext", None)
+    nb.metadata["colab"] = {"name": path.name.replace(".md", ".ipynb")}
+    setup = SETUP_CELL.format(repository=REPOSITORY, ref=ref)
+    nb.cells[:0] = [nbformat.v4.new_markdown_cell("**GPU optional.** " + GPU_NOTE),
+                    nbformat.v4.new_code_cell(setup, metadata={"tags": ["colab-setup"]})]
+    return nb
+
+
+def write_colab_notebooks(outdir: Path, ref: str, root: Path = ROOT) -> list[Path]:
+    """Write every chapter as ``outdir/<repository path>.ipynb``; return the written paths."""
+    written = []
+    for path in toc_notebooks(root):
+        target = outdir / path.relative_to(root).with_suffix(".ipynb")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(colab_notebook(path, ref), target)
+        written.append(target)
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Write every chapter as a Colab notebook.")
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--ref", help="commit or tag to install lib from (default: HEAD)")
+    args = parser.parse_args(argv)
+    written = write_colab_notebooks(args.outdir, args.ref or current_commit())
+    print(f"wrote {len(written)} Colab notebooks under {args.outdir}")
+
+
+# --- Sphinx -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _notebook_docnames(srcdir: str) -> frozenset[str]:
+    root = Path(srcdir)
+    return frozenset(str(p.relative_to(root).with_suffix("")) for p in toc_notebooks(root))
+
+
+def _colab_url(pagename: str, branch: str) -> str:
+    return (f"https://colab.research.google.com/github/{REPOSITORY}/blob/{branch}/"
+            f"{pagename}.ipynb")
+
+
+def _point_colab_buttons(app, pagename, templatename, context, doctree):
+    """Replace the theme's Colab link (to the ``.md`` source) by the published ``.ipynb``."""
+    if pagename not in _notebook_docnames(app.srcdir):
+        return
+
+    def visit(buttons):
+        for button in buttons:
+            if isinstance(button, dict):
+                if button.get("text") == "Colab":
+                    button["url"] = _colab_url(pagename, app.config.colab_notebooks_branch)
+                visit(button.get("buttons", []))
+
+    visit(context.get("header_buttons", []))
+
+
+def _insert_gpu_note(app, doctree):
+    if app.env.docname not in _notebook_docnames(app.srcdir):
+        return
+    section = doctree.next_node(nodes.section)
+    if section is None:
+        return
+    note = nodes.admonition(classes=["tip", "gpu-optional"])
+    note += nodes.title(text="GPU optional")
+    paragraph = nodes.paragraph()
+    for i, piece in enumerate(re.split(r"`([^`]*)`", GPU_NOTE)):
+        piece = piece.replace("*", "")
+        paragraph += nodes.literal(text=piece) if i % 2 else nodes.Text(piece)
+    note += paragraph
+    section.insert(1, note)
+
+
+def _number_by_part(app, env):
+    """Renumber the chapters of the k-th numbered part of the root toctree as k.1, k.2, ...
+
+    Sphinx numbers the entries of each numbered toctree 1, 2, ...; the book numbers its chapters
+    within parts, from Part 0, and leaves part overview pages (``index``) unnumbered. Section,
+    sidebar, theorem and figure numbers all follow, since figure numbers are re-assigned here from
+    the new section numbers (``numfig_secnum_depth: 2`` gives Figure 1.4.3).
+    """
+    from sphinx import addnodes
+    from sphinx.environment.collectors.toctree import TocTreeCollector
+
+    root = env.get_doctree(app.config.root_doc)
+    parts = [t for t in root.findall(addnodes.toctree) if t.get("numbered")]
+    renumber = {}
+    for part, toctree in enumerate(parts):
+        chapters = [ref for _, ref in toctree["entries"] if ref in env.toc_secnumbers]
+        overview = [ref for ref in chapters if ref.endswith("/index")]
+        numbered = [ref for ref in chapters if ref not in overview]
+        renumber.update({ref: () for ref in overview})
+        renumber.update({ref: (part, k) for k, ref in enumerate(numbered, start=1)})
+
+    def new(docname, number):
+        prefix = renumber[docname]
+        return prefix + tuple(number[1:]) if prefix and number else ()
+
+    for docname in renumber:
+        secnums = env.toc_secnumbers[docname]
+        for anchor, number in secnums.items():
+            secnums[anchor] = new(docname, number)
+        for node in env.tocs[docname].findall(nodes.reference):
+            if node.get("secnumber"):
+                node["secnumber"] = list(new(docname, node["secnumber"])) or None
+        title = env.titles.get(docname)
+        if title is not None and title.get("secnumber"):
+            title["secnumber"] = list(new(docname, title["secnumber"])) or None
+    TocTreeCollector().assign_figure_numbers(env)
+    return list(renumber)
+
+
+def setup(app):
+    app.add_config_value("colab_notebooks_branch", NOTEBOOKS_BRANCH, "html")
+    # After Sphinx's own section and figure numbering (TocTreeCollector, priority 500).
+    app.connect("env-get-updated", _number_by_part, priority=900)
+    app.connect("doctree-read", _insert_gpu_note)
+    # After sphinx-book-theme's launch buttons (priority 501).
+    app.connect("html-page-context", _point_colab_buttons, priority=600)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The built website, checked as a reader would see it (run after ``make book``).
+
+Every chapter page has figures, rendered proof boxes, exercises with collapsed solutions, the
+"GPU optional" note, download buttons for the ``.md`` and ``.ipynb``, a Colab button that opens an
+``.ipynb``, and no error output; no internal link on any page is broken.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote, urldefrag
+
+import pytest
+from bs4 import BeautifulSoup
+
+from chapters import ROOT, toc_files, toc_notebooks
+
+HTML = ROOT / "_build" / "html"
+CHAPTERS = [str(p.relative_to(ROOT).with_suffix("")) for p in toc_notebooks()]
+
+pytestmark = pytest.mark.skipif(not (HTML / "index.html").is_file(),
+                                reason="the site is not built (run `make book`)")
+
+
+@lru_cache(maxsize=None)
+def page(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_page_is_complete(chapter):
+    html = page(HTML / f"{chapter}.html")
+    main = html.select_one("main") or html
+    assert main.select("div.cell_output img"), "no figure"
+    assert main.select("div.proof.admonition"), "no rendered proof box (definition/theorem)"
+    exercises, solutions = main.select("div.exercise"), main.select("div.solution")
+    assert len(exercises) >= 2, f"{len(exercises)} exercises"
+    assert solutions and all("dropdown" in s["class"] for s in solutions), "solutions not collapsed"
+    assert main.select("div.gpu-optional"), "no GPU-optional note"
+    errors = main.select("div.output.error, div.output.traceback, div.output.stderr")
+    assert not errors, f"error output: {errors[0].get_text()[:300]}"
+    assert "Traceback (most recent call last)" not in main.get_text()
+    links = [a["href"] for a in html.select("a[href]")]
+    name = Path(chapter).name
+    colab = [h for h in links if h.startswith("https://colab.research.google.com/")]
+    assert colab and all(h.endswith(f"{chapter}.ipynb") for h in colab), colab
+    for suffix in (".md", ".ipynb"):
+        download = [h for h in links if h.endswith(f"_sources/{chapter}{suffix}")]
+        assert download, f"no {suffix} download button"
+        assert (HTML / "_sources" / f"{chapter}{suffix}").is_file(), f"{name}{suffix} not shipped"
+
+
+def test_every_toc_page_is_built():
+    missing = [str(p) for p in toc_files() if not (HTML / p.relative_to(ROOT)).with_suffix(".html").is_file()]
+    assert not missing, missing
+
+
+def test_no_broken_internal_links():
+    broken = []
+    for path in sorted(HTML.rglob("*.html")):
+        if "_static" in path.parts or "_sources" in path.parts:
+            continue
+        for a in page(path).select("a[href]"):
+            href = a["href"]
+            if href.startswith(("http://", "https://", "mailto:", "javascript:", "data:")):
+                continue
+            target, fragment = urldefrag(href)
+            target_path = (path.parent / unquote(target)).resolve() if target else path
+            if not target_path.exists():
+                broken.append(f"{path.relative_to(HTML)} → {href}")
+            elif fragment and target_path.suffix == ".html":
+                soup = page(target_path)
+                if not (soup.find(id=fragment) or soup.find(attrs={"name": fragment})):
+                    broken.append(f"{path.relative_to(HTML)} → {href} (no anchor)")
+    assert not broken, "\n".join(broken[:40])
