@@ -2,10 +2,12 @@
 
 Every chapter page has figures, rendered proof boxes, exercises with collapsed solutions, the
 "GPU optional" note, download buttons for the ``.md`` and ``.ipynb``, a Colab button that opens an
-``.ipynb``, and no error output; no internal link on any page is broken.
+``.ipynb``, no error output and no TeX left unrendered (a formula that Markdown broke apart, e.g.
+a display line starting with ``+`` read as a list item); no internal link on any page is broken.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urldefrag
@@ -27,6 +29,20 @@ def page(path: Path) -> BeautifulSoup:
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 
+TEX_COMMAND = re.compile(r"\\(frac|sum|sigma|lambda|theta|mathrm|mathbb|operatorname|underbrace|"
+                         r"big|Big|qquad|quad|E|R|tr|sqrt|top|le|ge|infty)(?![a-zA-Z])")
+
+
+def unrendered_tex(main) -> list[str]:
+    """Text outside math and code elements that still contains TeX commands."""
+    found = []
+    for text in main.find_all(string=TEX_COMMAND):
+        if text.find_parent(["pre", "code", "script", "style"]) or text.find_parent(class_="math"):
+            continue
+        found.append(str(text).strip()[:120])
+    return found
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_page_is_complete(chapter):
     html = page(HTML / f"{chapter}.html")
@@ -40,6 +56,7 @@ def test_chapter_page_is_complete(chapter):
     errors = main.select("div.output.error, div.output.traceback, div.output.stderr")
     assert not errors, f"error output: {errors[0].get_text()[:300]}"
     assert "Traceback (most recent call last)" not in main.get_text()
+    assert not unrendered_tex(main), f"TeX outside math: {unrendered_tex(main)[:5]}"
     links = [a["href"] for a in html.select("a[href]")]
     name = Path(chapter).name
     colab = [h for h in links if h.startswith("https://colab.research.google.com/")]
