@@ -275,3 +275,22 @@ def kinked_ridge(x, direction) -> jax.Array:
     if not v._is_tracer(norm) and float(norm) == 0.0:
         raise ValueError("direction must be a non-zero vector")
     return kinked_profile(x @ (w / norm))
+
+
+def two_moons(key, n: int, *, noise: float = 0.1):
+    """Two interleaved half circles in the plane with labels ±1 (``n`` points, classes alternate).
+
+    Class +1: ``(cos s, sin s)``; class −1: ``(1 − cos s, 1/2 − sin s)``, ``s ~ U[0, π]``; plus
+    isotropic Gaussian noise of standard deviation ``noise``. Not linearly separable, but a smooth
+    deformation of the plane separates the classes. Returns ``(X (n, 2), y (n,))``.
+    """
+    v.key(key, "key")
+    n = v.integer(n, "n", minimum=2)
+    noise = v.scalar(noise, "noise", nonnegative=True)
+    ks, kn = jax.random.split(key)
+    s = jnp.pi * jax.random.uniform(ks, (n,))
+    y = jnp.where(jnp.arange(n) % 2 == 0, 1.0, -1.0)
+    upper = jnp.stack([jnp.cos(s), jnp.sin(s)], axis=1)
+    lower = jnp.stack([1.0 - jnp.cos(s), 0.5 - jnp.sin(s)], axis=1)
+    X = jnp.where(y[:, None] > 0, upper, lower) + noise * jax.random.normal(kn, (n, 2))
+    return X, y
