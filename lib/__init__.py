@@ -31,15 +31,16 @@ Part III / IV — optimization dynamics and outlook
   scalings       abc-parameterizations (NTK, mean field, μP) and width sweeps
   linearized     kernel gradient descent, norm bounds, averaged SGD in the NTK regime
   one_step       Gaussian-equivalence constants, one-step feature learning, BBP spikes
+  mean_field     1-D optimal transport, teacher alignment, logistic mean-field drifts
   langevin       Gibbs laws, ULA bias, KL decay and escape times of Langevin dynamics
   resnet         residual networks as Euler schemes; functional-gradient boosting (ResFGB)
 """
 from . import (approximation, benign, book, complexity, compression, data, estimators, features,
-               implicit_bias, kernels, landscape, langevin, linearized, mfld, nets, ntk, one_step,
+               implicit_bias, kernels, landscape, langevin, linearized, mean_field, mfld, nets, ntk, one_step,
                optim, plotting, regions, resnet, ridgeless, scalings, stats)
 
 __all__ = ["approximation", "benign", "book", "complexity", "compression", "data", "estimators",
-           "features", "implicit_bias", "kernels", "landscape", "langevin", "linearized", "mfld",
+           "features", "implicit_bias", "kernels", "landscape", "langevin", "linearized", "mean_field", "mfld",
            "nets", "ntk", "one_step", "optim", "plotting", "regions", "resnet", "ridgeless",
            "scalings", "stats"]
 __version__ = "0.1.0"
