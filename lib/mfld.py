@@ -323,3 +323,240 @@ def minibatch_drift(X, y, *, batch_size: int, reg, activation: str = "tanh") -> 
     reg = v.scalar(reg, "reg", nonnegative=True)
     nets.activation_fn(activation)
     return MinibatchDrift(X, y, jnp.asarray(reg, X.dtype), batch_size, activation)
+
+
+# ------------------------------------------------------------------------------------------------
+# additions: a solvable convex mean-field model, SVRG-MFLD
+# ------------------------------------------------------------------------------------------------
+
+__all__ += ["quadratic_mean_field_drift", "QuadraticMeanFieldDrift", "quadratic_mean_field_gap",
+            "quadratic_mean_field_floor", "simulate_svrg"]
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class QuadraticMeanFieldDrift:
+    """MFLD drift ``(X_i − m) + κ (X̄ − c)`` of the convex quadratic mean-field model
+    (built by :func:`quadratic_mean_field_drift`); ``center``, ``anchor``, ``coupling`` are leaves."""
+    center: jax.Array
+    anchor: jax.Array
+    coupling: jax.Array
+    stochastic: ClassVar[bool] = False
+
+    def __call__(self, particles):
+        xbar = jnp.mean(particles, axis=0)
+        return (particles - self.center) + self.coupling * (xbar - self.anchor)
+
+
+def quadratic_mean_field_drift(center, anchor, coupling) -> QuadraticMeanFieldDrift:
+    """Drift of ``F(μ) = ∫ ‖x − m‖²/2 dμ + (κ/2) ‖∫x dμ − c‖²`` (``m = center``, ``c = anchor``,
+    ``κ = coupling ≥ 0``), a functional that is convex in ``μ`` (linear plus the square of a linear
+    functional) and genuinely mean-field (the drift depends on the particle mean):
+
+        ∇ δF/δμ(μ, x) = (x − m) + κ (∫x dμ − c).
+
+    With ``λ Ent`` added the unique minimizer is ``μ* = N(m*, λ I)``,
+    ``m* = (m + κ c)/(1 + κ)`` (see :func:`quadratic_mean_field_gap`).
+    """
+    m = v.float_array(center, "center", ndim=1)
+    c = v.float_array(anchor, "anchor", ndim=1)
+    v.same_dim(m, c, "center", "anchor")
+    kappa = v.scalar(coupling, "coupling", nonnegative=True)
+    dtype = jnp.result_type(m.dtype, c.dtype)
+    return QuadraticMeanFieldDrift(m.astype(dtype), c.astype(dtype), jnp.asarray(kappa, dtype))
+
+
+@jax.jit
+def _qmf_gap(mean, cov, m, c, kappa, lam):
+    b = 1 + kappa
+    m_star = (m + kappa * c) / b
+    diff = mean - m_star
+    S = cov / lam
+    _, logdet = jnp.linalg.slogdet(S)
+    p = mean.shape[-1]
+    return (0.5 * b * jnp.sum(diff ** 2, axis=-1) +
+            0.5 * lam * (jnp.trace(S, axis1=-2, axis2=-1) - p - logdet))
+
+
+def quadratic_mean_field_gap(mean, cov, *, center, anchor, coupling, temperature) -> jax.Array:
+    """Objective gap ``L(μ) − L(μ*)`` of the quadratic model at a Gaussian ``μ = N(mean, cov)``.
+
+    ``L(μ) = F(μ) + λ ∫ μ log μ`` with ``F`` of :func:`quadratic_mean_field_drift`; in closed form
+
+        L(μ) − L* = (b/2) ‖mean − m*‖² + (λ/2) (tr S − p − log det S),   S = cov/λ,  b = 1 + κ,
+
+    which is ``≥ 0`` with equality iff ``μ = μ* = N(m*, λ I)``. Broadcasts over leading axes of
+    ``mean (..., p)`` and ``cov (..., p, p)``; applied to the particles' empirical mean and
+    covariance it is the objective of the Gaussian fit of the particle cloud.
+    """
+    mean = v.float_array(mean, "mean")
+    cov = v.float_array(cov, "cov")
+    if mean.ndim < 1 or cov.shape != mean.shape + mean.shape[-1:]:
+        raise ValueError(f"cov must have shape mean.shape + (p,) = {mean.shape + mean.shape[-1:]}, "
+                         f"got {cov.shape}")
+    m = v.float_array(center, "center", ndim=1)
+    c = v.float_array(anchor, "anchor", ndim=1)
+    v.same_dim(m, mean, "center", "mean")
+    v.same_dim(c, mean, "anchor", "mean")
+    kappa = v.scalar(coupling, "coupling", nonnegative=True)
+    lam = v.scalar(temperature, "temperature", positive=True)
+    dtype = jnp.result_type(mean.dtype, cov.dtype, m.dtype, c.dtype)
+    return _qmf_gap(mean.astype(dtype), cov.astype(dtype), m.astype(dtype), c.astype(dtype),
+                    jnp.asarray(kappa, dtype), jnp.asarray(lam, dtype))
+
+
+def quadratic_mean_field_floor(n_particles: int, dim: int, *, step_size, coupling,
+                               temperature) -> float:
+    """Exact stationary expectation of :func:`quadratic_mean_field_gap` at the empirical mean and
+    (1/N-normalized) covariance of ``N`` particles run by :func:`simulate` with step ``η``.
+
+    The particle mean is an AR(1) with stationary variance ``λ/(N b (1 − ηb/2))`` per coordinate,
+    and the deviations ``X_i − X̄`` are independent of it with empirical covariance
+    ``(λ c_η/N) W``, ``W ~ Wishart_p(N − 1, I)``, ``c_η = 1/(1 − η/2)``. Hence
+
+        E gap = pλ / (2N(1 − ηb/2)) + (λ/2) [ c_η p (N−1)/N − p − p log(2c_η/N)
+                                              − Σ_{i=1}^p ψ((N − i)/2) ]
+
+    (``ψ`` the digamma function). Both parts are ``O(1/N)`` (≈ ``λ(p/2 + p(p+1)/4)/N``) plus an
+    ``O(η²)`` step-size part ``(λp/2)(c_η − 1 − log c_η)``. Needs ``N > dim`` and ``ηb < 2``.
+    """
+    from scipy.special import digamma
+    dim = v.integer(dim, "dim", minimum=1)
+    N = v.integer(n_particles, "n_particles", minimum=dim + 1)
+    eta = v.scalar(step_size, "step_size", positive=True)
+    kappa = v.scalar(coupling, "coupling", nonnegative=True)
+    lam = v.scalar(temperature, "temperature", positive=True)
+    b = 1 + kappa
+    if eta * b >= 2 or eta >= 2:
+        raise ValueError(f"step_size must satisfy step_size·(1 + coupling) < 2, got {eta}")
+    c = 1 / (1 - eta / 2)
+    mean_part = dim * lam / (2 * N * (1 - eta * b / 2))
+    psi = float(np.sum(digamma((N - np.arange(1, dim + 1)) / 2)))
+    cov_part = 0.5 * lam * (c * dim * (N - 1) / N - dim - dim * np.log(2 * c / N) - psi)
+    return float(mean_part + cov_part)
+
+
+@partial(jax.jit, static_argnames=("batch_size", "epoch_length", "n_epochs", "activation"))
+def _simulate_svrg(P0, key, X, y, reg, eta, temp, batch_size, epoch_length, n_epochs,
+                   activation):
+    noise_scale = jnp.sqrt(2 * eta * temp)
+    n = X.shape[0]
+
+    def epoch(P, e):
+        snap = P
+        full = _first_variation_grad(snap, X, y, reg, activation)    # g̃ = full drift at snapshot
+
+        def step(P, t):
+            k_idx, k_noise = jax.random.split(jax.random.fold_in(key, e * epoch_length + t))
+            idx = jax.random.randint(k_idx, (batch_size,), 0, n)
+            g = (_first_variation_grad(P, X[idx], y[idx], reg, activation) -
+                 _first_variation_grad(snap, X[idx], y[idx], reg, activation) + full)
+            P = P - eta * g + noise_scale * jax.random.normal(k_noise, P.shape, P.dtype)
+            return P, None
+
+        P, _ = jax.lax.scan(step, P, jnp.arange(epoch_length))
+        return P, P
+
+    return jax.lax.scan(epoch, P0, jnp.arange(n_epochs))
+
+
+def simulate_svrg(X, y, particles, key, *, step_size, temperature, n_epochs: int,
+                  epoch_length: int, batch_size: int, reg, activation: str = "tanh"):
+    """SVRG-MFLD for the two-layer mean-field network of :func:`two_layer_drift`.
+
+    Every ``epoch_length`` steps the snapshot ``X̃ ← X`` and its full drift
+    ``g̃ = drift(X̃)`` are refreshed (``n`` per-sample gradients); each step then draws a minibatch
+    ``B`` of ``batch_size`` indices with replacement and moves
+
+        X_i ← X_i − η (g_B(X)_i − g_B(X̃)_i + g̃_i) + √(2ηλ) ξ_i,
+
+    with ``g_B`` the minibatch drift of :func:`minibatch_drift` on the same indices — an unbiased
+    estimate of the full drift whose variance vanishes as ``X → X̃`` (cost ``2B`` per-sample
+    gradients per step). One jitted ``lax.scan`` over epochs (the state ``(X̃, g̃)`` is carried
+    inside, which the stateless drift interface of :func:`simulate` cannot do).
+
+    Returns ``(final, trajectory)`` with ``trajectory[e]`` the particles at the end of epoch
+    ``e``, shape ``(n_epochs, N, 1 + d)``. The cost in per-sample gradients up to the end of epoch
+    ``e`` (0-based) is ``(e + 1)(n + 2 B · epoch_length)``.
+    """
+    P, X, y = _check_net(particles, X, y)
+    key = v.key(key)
+    eta = v.scalar(step_size, "step_size", positive=True)
+    temp = v.scalar(temperature, "temperature", nonnegative=True)
+    n_epochs = v.integer(n_epochs, "n_epochs", minimum=1)
+    epoch_length = v.integer(epoch_length, "epoch_length", minimum=1)
+    batch_size = v.integer(batch_size, "batch_size", minimum=1)
+    reg = v.scalar(reg, "reg", nonnegative=True)
+    nets.activation_fn(activation)
+    return _simulate_svrg(P, key, X, y, jnp.asarray(reg, P.dtype), jnp.asarray(eta, P.dtype),
+                          jnp.asarray(temp, P.dtype), batch_size, epoch_length, n_epochs,
+                          activation)
+
+
+# ------------------------------------------------------------------------------------------------
+# additions: MMD density estimation
+# ------------------------------------------------------------------------------------------------
+
+__all__ += ["mmd2", "mmd_drift", "MMDDrift"]
+
+
+def _gauss(x1, x2, bandwidth):
+    sq = jnp.sum(x1 ** 2, 1)[:, None] + jnp.sum(x2 ** 2, 1)[None, :] - 2 * x1 @ x2.T
+    return jnp.exp(-jnp.maximum(sq, 0.0) / (2 * bandwidth ** 2))
+
+
+@jax.jit
+def _mmd2(x, y, bandwidth):
+    return (jnp.mean(_gauss(x, x, bandwidth)) + jnp.mean(_gauss(y, y, bandwidth)) -
+            2 * jnp.mean(_gauss(x, y, bandwidth)))
+
+
+def mmd2(x, y, *, bandwidth) -> jax.Array:
+    """Squared maximum mean discrepancy of the empirical measures of ``x (N, p)`` and ``y (M, p)``
+    with the Gaussian kernel ``k(u, v) = exp(−‖u − v‖²/(2h²))`` (``h = bandwidth``), V-statistic:
+
+        MMD²(μ_x, μ_y) = (1/N²) Σ k(x_i, x_j) + (1/M²) Σ k(y_l, y_m) − (2/NM) Σ k(x_i, y_l) ≥ 0.
+    """
+    x = v.float_array(x, "x", ndim=2)
+    y = v.float_array(y, "y", ndim=2)
+    v.same_dim(x, y, "x", "y")
+    h = v.scalar(bandwidth, "bandwidth", positive=True)
+    dtype = jnp.result_type(x.dtype, y.dtype)
+    return _mmd2(x.astype(dtype), y.astype(dtype), jnp.asarray(h, dtype))
+
+
+@jax.jit
+def _mmd_drift(particles, data, bandwidth, reg):
+    def grad_mean_kernel(points):
+        K = _gauss(particles, points, bandwidth)                       # (N, M)
+        # ∇_x (1/M) Σ_l k(x, z_l) = −(1/(M h²)) Σ_l k(x, z_l) (x − z_l)
+        return -(K.sum(1)[:, None] * particles - K @ points) / (points.shape[0] * bandwidth ** 2)
+    return grad_mean_kernel(particles) - grad_mean_kernel(data) + reg * particles
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class MMDDrift:
+    """MFLD drift of ``½ MMD²(μ, data) + reg ∫‖x‖²/2 dμ`` (built by :func:`mmd_drift`)."""
+    data: jax.Array
+    bandwidth: jax.Array
+    reg: jax.Array
+    stochastic: ClassVar[bool] = False
+
+    def __call__(self, particles):
+        return _mmd_drift(particles, self.data, self.bandwidth, self.reg)
+
+
+def mmd_drift(data, *, bandwidth, reg=0.0) -> MMDDrift:
+    """Drift for MMD density estimation with MFLD: ``F(μ) = ½ MMD²(μ, ν_data) + reg ∫‖x‖²/2 dμ``,
+    convex in ``μ`` (a squared norm of the linear map ``μ ↦ ∫k(·, x) dμ``), with
+
+        ∇ δF/δμ(μ, x) = ∇_x [ ∫k(x, x') dμ(x') − (1/M) Σ_l k(x, z_l) ] + reg · x
+
+    for the Gaussian kernel of :func:`mmd2` and data ``z_l`` (rows of ``data``). At the empirical
+    measure of the particles this is ``N · ∇_{X_i}`` of ``½ mmd2(X, data) + reg·mean ‖X_i‖²/2``.
+    """
+    data = v.float_array(data, "data", ndim=2)
+    h = v.scalar(bandwidth, "bandwidth", positive=True)
+    reg = v.scalar(reg, "reg", nonnegative=True)
+    return MMDDrift(data, jnp.asarray(h, data.dtype), jnp.asarray(reg, data.dtype))
