@@ -102,8 +102,20 @@ def _combine(dynamic, static):
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-@partial(jax.jit, static_argnames=("static", "n_chunks", "chunk", "noisy", "stochastic", "record"))
-def _simulate(dynamic, x0, key, eta, temp, *, static, n_chunks, chunk, noisy, stochastic, record):
+def _report_progress(done, total):
+    print(f"particle dynamics: step {int(done):,} / {total:,} ({100 * int(done) / total:.0f}%)",
+          flush=True)
+
+
+def _progress_chunks(n_steps: int, most: int = 20) -> int:
+    """The largest number of equal chunks (at most ``most``) that ``n_steps`` splits into."""
+    return max(k for k in range(1, most + 1) if n_steps % k == 0)
+
+
+@partial(jax.jit, static_argnames=("static", "n_chunks", "chunk", "noisy", "stochastic", "record",
+                                   "progress"))
+def _simulate(dynamic, x0, key, eta, temp, *, static, n_chunks, chunk, noisy, stochastic, record,
+              progress):
     drift = _combine(dynamic, static)
     noise_scale = jnp.sqrt(2 * eta * temp)
 
@@ -117,13 +129,15 @@ def _simulate(dynamic, x0, key, eta, temp, *, static, n_chunks, chunk, noisy, st
 
     def run_chunk(x, c):
         x, _ = jax.lax.scan(step, x, c * chunk + jnp.arange(chunk))
+        if progress:
+            jax.debug.callback(partial(_report_progress, total=n_chunks * chunk), (c + 1) * chunk)
         return x, (x if record else None)
 
     return jax.lax.scan(run_chunk, x0, jnp.arange(n_chunks))
 
 
 def simulate(drift: Callable, particles, key, *, step_size, temperature, n_steps: int,
-             record_every: int | None = None):
+             record_every: int | None = None, progress: bool = False):
     """Run ``n_steps`` of ``N``-particle mean-field Langevin dynamics in one jitted ``lax.scan``.
 
     One step is ``X_i ← X_i − η · drift(X)_i + √(2ηλ) ξ_i`` with ``η = step_size``,
@@ -133,7 +147,11 @@ def simulate(drift: Callable, particles, key, *, step_size, temperature, n_steps
     called as ``drift(X, key)`` with an independent key per step.
 
     The randomness of step ``t`` is ``jax.random.fold_in(key, t)``, so the same ``key`` gives the
-    same result, and the final particles do not depend on ``record_every``.
+    same result, and the final particles do not depend on ``record_every`` or ``progress``.
+
+    ``progress=True`` prints ``step k / n_steps`` from inside the jitted loop (via
+    ``jax.debug.callback``) after every recorded chunk, or about every 5% of the run, so that a
+    long run at a large ``BOOK_SCALE`` shows it is alive.
 
     Returns the final particles ``(N, p)``; with ``record_every = k`` returns
     ``(final, trajectory)`` where ``trajectory[c]`` are the particles after ``(c + 1)·k`` steps,
@@ -148,7 +166,8 @@ def simulate(drift: Callable, particles, key, *, step_size, temperature, n_steps
     temp = v.scalar(temperature, "temperature", nonnegative=True)
     n_steps = v.integer(n_steps, "n_steps", minimum=1)
     if record_every is None:
-        n_chunks, chunk, record = 1, n_steps, False
+        n_chunks = _progress_chunks(n_steps) if progress else 1
+        chunk, record = n_steps // n_chunks, False
     else:
         record_every = v.integer(record_every, "record_every", minimum=1)
         if n_steps % record_every:
@@ -170,7 +189,8 @@ def simulate(drift: Callable, particles, key, *, step_size, temperature, n_steps
     dynamic, static = _partition(drift)
     final, traj = _simulate(dynamic, x0, key, jnp.asarray(eta, x0.dtype),
                             jnp.asarray(temp, x0.dtype), static=static, n_chunks=n_chunks,
-                            chunk=chunk, noisy=noisy, stochastic=stochastic, record=record)
+                            chunk=chunk, noisy=noisy, stochastic=stochastic, record=record,
+                            progress=bool(progress))
     return (final, traj) if record else final
 
 

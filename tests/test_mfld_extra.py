@@ -198,3 +198,20 @@ def test_mmd2_against_numpy_and_drift_against_autodiff():
 def test_bad_inputs(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_progress_reports_without_changing_the_result(capfd):
+    drift = lambda X: X  # noqa: E731
+    x0 = jnp.ones((5, 2))
+    key = jax.random.key(0)
+    quiet = mfld.simulate(drift, x0, key, step_size=0.1, temperature=0.5, n_steps=40)
+    loud = mfld.simulate(drift, x0, key, step_size=0.1, temperature=0.5, n_steps=40, progress=True)
+    jax.effects_barrier()
+    out = capfd.readouterr().out
+    np.testing.assert_array_equal(quiet, loud)
+    assert "step 40 / 40 (100%)" in out and out.count("particle dynamics") == 20
+    _, traj = mfld.simulate(drift, x0, key, step_size=0.1, temperature=0.5, n_steps=40,
+                            record_every=8, progress=True)
+    jax.effects_barrier()
+    assert capfd.readouterr().out.count("particle dynamics") == 5
+    np.testing.assert_array_equal(traj[-1], quiet)
