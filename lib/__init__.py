@@ -1,46 +1,46 @@
 """`lib`: the small JAX package behind *Mathematics of Deep Learning*.
 
-Modules
--------
+The core (this folder) is what a newcomer reads first; every chapter builds on it::
+
+    from lib import ntk, ridgeless, mfld
+
 Core kernels (see DESIGN.md)
   ntk            analytic (infinite-width) and empirical neural tangent kernels
-  ridgeless      min-norm / ridge / kernel regression, double-descent asymptotics, Marchenko–Pastur
-  mfld           mean-field Langevin dynamics of interacting particles
+  ridgeless      min-norm / ridge / kernel ridge regression (one spectral solver),
+                 double-descent asymptotics, Marchenko–Pastur
+  mfld           mean-field Langevin dynamics of interacting particles (one integrator)
+What they share
+  kernels        dot-product kernels of the sphere (arc-cosine), conjugate kernels, Mercer spectra
   nets           MLPs in standard / NTK / mean-field parameterization, jitted training loops
   data           synthetic data sets (explicit PRNG keys, no downloads)
   stats          power-law fits and Monte-Carlo error bars for the check cells
-  plotting       the book's figure theme and log-log plots with fitted slopes
+  plotting       the book's figure theme and log-log plots with fitted slopes (matplotlib, seaborn)
   book           setup_chapter(): BOOK_SCALE, BOOK_SEED, PRNG key and theme for a chapter
 
-Part I — expressivity
-  approximation  two-layer nets as universal approximators: ReLU interpolants, sigmoid staircases
-  kernels        arc-cosine and conjugate kernels, kernel alignment, Mercer spectra on the sphere
-  features       random vs learned first layers: nested random-feature fits, features needed for ε
-  regions        linear regions of ReLU nets; sawtooth, zigzag and Yarotsky constructions
-  estimators     tuned kernel ridge vs early-stopped ReLU nets: the nonparametric-regression harness
+Chapter topics, one subpackage per part of the book, one module per chapter (``lib.<part>.<chapter>``,
+named after the chapter's file ``book/<part>/<chapter>.md`` unless noted):
+  introduction   gradient_descent
+  expressivity   universal_approximation, random_vs_learned_features, depth, adaptivity_besov
+  generalization overparameterization, compression, benign_overfitting, implicit_bias
+  optimization   landscapes, two_scalings, ntk_training (chapter "ntk"), one_step, mean_field, langevin
+  outlook        resnet (chapter "outlook")
+Chapters 0.1, 1.2, 2.3 and 3.7 need nothing beyond the core.
 
-Part 0 / II — optimization basics and generalization
-  optim          ridge least squares for GD/SGD: exact suboptimality, SGD constants, cost to reach ε
-  complexity     Rademacher complexity of norm balls; VC, spectral, Frobenius, PAC-Bayes bounds
-  compression    effective degrees of freedom, spectral pruning, compression bounds
-  benign         effective ranks r_k, R_k and exact risk of interpolation for spiked covariances
-  implicit_bias  preconditioned GD and its interpolators, matrix sensing, deep linear nets
-
-Part III / IV — optimization dynamics and outlook
-  landscape      critical points, Gaussian smoothing, noisy and graduated descent, mode paths
-  scalings       abc-parameterizations (NTK, mean field, μP) and width sweeps
-  linearized     kernel gradient descent, norm bounds, averaged SGD in the NTK regime
-  one_step       Gaussian-equivalence constants, one-step feature learning, BBP spikes
-  mean_field     1-D optimal transport, teacher alignment, logistic mean-field drifts
-  langevin       Gibbs laws, ULA bias, KL decay and escape times of Langevin dynamics
-  resnet         residual networks as Euler schemes; functional-gradient boosting (ResFGB)
+The dependency rule (tested in tests/test_architecture.py): topic modules import only the core; the
+core never imports a topic module; topic modules never import one another; no private name crosses a
+module boundary. Importing this package is lazy: ``import lib.ntk`` loads neither a plotting library
+nor any topic module.
 """
-from . import (approximation, benign, book, complexity, compression, data, estimators, features,
-               implicit_bias, kernels, landscape, langevin, linearized, mean_field, mfld, nets, ntk, one_step,
-               optim, plotting, regions, resnet, ridgeless, scalings, stats)
+from ._lazy import submodule_getattr
 
-__all__ = ["approximation", "benign", "book", "complexity", "compression", "data", "estimators",
-           "features", "implicit_bias", "kernels", "landscape", "langevin", "linearized", "mean_field", "mfld",
-           "nets", "ntk", "one_step", "optim", "plotting", "regions", "resnet", "ridgeless",
-           "scalings", "stats"]
+CORE = ("ntk", "ridgeless", "mfld", "kernels", "nets", "data", "stats", "plotting", "book")
+PARTS = ("introduction", "expressivity", "generalization", "optimization", "outlook")
+
+__all__ = list(CORE + PARTS)
 __version__ = "0.1.0"
+
+__getattr__ = submodule_getattr(__name__, __all__)
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -16,6 +16,8 @@ import jax
 
 from .plotting import set_theme
 
+__all__ = ["Chapter", "setup_chapter"]
+
 
 class Chapter(NamedTuple):
     scale: int

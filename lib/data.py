@@ -13,6 +13,11 @@ import numpy as np
 
 from . import _validate as v
 
+__all__ = ["sphere", "gaussian", "linear_teacher", "legendre_features", "SpectralProblem",
+           "power_law_problem", "sample_spectral", "spectral_excess_risk", "spectral_ridge_risk",
+           "spectral_krr_risk", "BLOCKS_LOCATIONS", "BLOCKS_HEIGHTS", "step_function", "blocks",
+           "doppler", "kinked_profile", "kinked_ridge", "two_moons"]
+
 
 def sphere(key, n: int, d: int, *, radius: float = 1.0) -> jax.Array:
     """``n`` points uniform on the sphere of radius ``radius`` in R^d: ``x = r · g/‖g‖``, g ~ N(0, I_d)."""

@@ -55,6 +55,10 @@ from scipy import special
 from . import _validate as v
 from . import nets
 
+__all__ = ["ARCCOS_ORDERS", "arccos_kappa", "arccos_kernel", "hidden_features", "conjugate_kernel",
+           "kernel_alignment", "kernel_ridge_path", "SphereSpectrum", "harmonic_multiplicity",
+           "sphere_eigenvalues"]
+
 ARCCOS_ORDERS = (0, 1, 2)
 
 

@@ -35,6 +35,9 @@ import jax.numpy as jnp
 
 from . import _validate as v
 
+__all__ = ["PARAMETERIZATIONS", "ACTIVATIONS", "OPTIMIZERS", "activation_fn", "init_mlp", "layer_multiplier",
+           "apply_mlp", "TrainResult", "train"]
+
 PARAMETERIZATIONS = ("standard", "ntk", "mean_field")
 ACTIVATIONS: dict[str, Callable] = {
     "relu": jax.nn.relu,
@@ -76,7 +79,9 @@ def init_mlp(key, widths, *, parameterization: str = "ntk", w_std: float = 1.0,
     return params
 
 
-def _multiplier(parameterization: str, n_in: int, is_last: bool, w_std: float) -> float:
+def layer_multiplier(parameterization: str, n_in: int, is_last: bool, w_std: float) -> float:
+    """The factor in front of ``h @ W`` in a layer with fan-in ``n_in``: 1 (standard),
+    ``w_std/√n_in`` (NTK, and mean-field hidden layers), ``w_std/n_in`` (mean-field last layer)."""
     if parameterization == "standard":
         return 1.0
     if parameterization == "mean_field" and is_last:
@@ -98,7 +103,7 @@ def apply_mlp(params, x, *, activation: str = "relu", parameterization: str = "n
     for l, (W, b) in enumerate(params):
         if l > 0:
             h = sigma(h)
-        h = _multiplier(parameterization, W.shape[0], l == last, w_std) * (h @ W) + b_std * b
+        h = layer_multiplier(parameterization, W.shape[0], l == last, w_std) * (h @ W) + b_std * b
     return h
 
 

@@ -7,6 +7,8 @@ import seaborn as sns
 
 from .stats import PowerLawFit, power_law_fit
 
+__all__ = ["PALETTE", "set_theme", "loglog", "figure"]
+
 PALETTE = "colorblind"
 
 

@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+__all__ = ["PowerLawFit", "power_law_fit", "mean_stderr", "BootstrapSlope", "bootstrap_power_law"]
+
 
 class PowerLawFit(NamedTuple):
     """``y ≈ exp(intercept) · x**slope``, fitted by least squares on ``(log x, log y)``.

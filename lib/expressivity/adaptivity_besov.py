@@ -1,0 +1,376 @@
+"""Nonparametric regression estimators compared side by side: tuned kernel ridge and trained nets.
+
+Kernels
+-------
+``gaussian_kernel(x1, x2, bandwidth=ℓ)`` is ``exp(−‖x − x'‖² / (2ℓ²))``;
+``laplace_kernel(x1, x2, bandwidth=ℓ)`` is ``exp(−‖x − x'‖ / ℓ)`` (in one dimension its RKHS is
+the Sobolev space ``H¹``). Both return ``(n1, n2)`` Gram matrices.
+
+Kernel ridge over a grid
+------------------------
+``tuned_kernel_ridge`` fits ``f̂_λ(x) = k(x, X)(K + nλI)⁻¹y`` — the normalization of
+:func:`lib.ridgeless.kernel_ridge` — for every bandwidth ℓ in a grid and every λ in a grid, and
+keeps the pair with the smallest mean squared error on a validation set. One eigendecomposition
+``K = Q diag(e) Qᵀ`` per bandwidth serves all λ at once:
+``f̂_λ(x_val) = K_val Q diag(1/(e + nλ)) Qᵀ y``. For the Laplace kernel in one dimension an exact
+O(n) algorithm is used instead (:func:`laplace_kernel_ridge_1d`: Kalman smoothing of the
+Ornstein–Uhlenbeck process whose covariance is the kernel). When the validation targets are the noiseless
+regression function, this is the *oracle* linear smoother of the family: no tuning rule based on
+data can do better, so it is the right opponent for the claim "every linear estimator is slow".
+
+Trained networks with early stopping
+------------------------------------
+``fit_relu_nets`` trains k ReLU MLPs (``lib.nets``, standard parameterization with biases),
+net i on data set i, on the squared loss (plus an optional weight decay) by full-batch Adam, all
+in one ``lib.nets.train`` call: the nets are stacked along a leading axis and the loss is their
+sum, and since Adam acts coordinate-wise every net follows exactly the iterates of its own run.
+Every ``record_every`` steps it records each net's validation error and its predictions at the
+query points; each net is then *early-stopped* at the checkpoint with the smallest validation
+error. The first layer is initialized through the data (:func:`init_through_data`), so that the
+initial kinks lie where the inputs are.
+
+Wavelet coefficients
+--------------------
+``haar_coefficients`` gives the Haar expansion of a function sampled on a dyadic grid, used to
+show that functions with jumps have *sparse* wavelet coefficients (few non-zero per level).
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _validate as v
+from ..kernels import _kernel_ridge_path
+from .. import nets
+
+__all__ = ["gaussian_kernel", "laplace_kernel", "KERNELS", "TunedKernelRidge",
+           "tuned_kernel_ridge", "laplace_kernel_ridge_1d", "NetFit", "init_through_data",
+           "fit_relu_nets", "cosine_schedule", "HaarCoefficients", "haar_coefficients"]
+
+
+def _sq_dists(x1, x2):
+    d2 = (jnp.sum(x1 * x1, axis=1)[:, None] + jnp.sum(x2 * x2, axis=1)[None, :]
+          - 2.0 * x1 @ x2.T)
+    return jnp.maximum(d2, 0.0)
+
+
+@jax.jit
+def _gaussian(x1, x2, bandwidth):
+    return jnp.exp(-_sq_dists(x1, x2) / (2.0 * bandwidth ** 2))
+
+
+@jax.jit
+def _laplace(x1, x2, bandwidth):
+    # Distances from explicit differences: the expansion ‖x‖² + ‖x'‖² − 2⟨x, x'⟩ loses ~√eps
+    # of accuracy under the square root (and breaks the symmetry of K). Rows are processed one
+    # at a time by lax.map to keep the memory at O(n2 · d).
+    def row(a):
+        return jnp.exp(-jnp.sqrt(jnp.sum((x2 - a) ** 2, axis=1)) / bandwidth)
+    return jax.lax.map(row, x1)
+
+
+def _pair(x1, x2):
+    x1 = v.float_array(x1, "x1", ndim=2)
+    x2 = v.float_array(x2, "x2", ndim=2)
+    v.same_dim(x1, x2, "x1", "x2")
+    dtype = jnp.result_type(x1.dtype, x2.dtype)
+    return x1.astype(dtype), x2.astype(dtype)
+
+
+def gaussian_kernel(x1, x2, *, bandwidth) -> jax.Array:
+    """Gaussian (RBF) kernel ``exp(−‖x1_a − x2_b‖² / (2 bandwidth²))``, shape ``(n1, n2)``."""
+    x1, x2 = _pair(x1, x2)
+    bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
+    return _gaussian(x1, x2, bandwidth)
+
+
+def laplace_kernel(x1, x2, *, bandwidth) -> jax.Array:
+    """Laplace (exponential) kernel ``exp(−‖x1_a − x2_b‖ / bandwidth)``, shape ``(n1, n2)``."""
+    x1, x2 = _pair(x1, x2)
+    bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
+    return _laplace(x1, x2, bandwidth)
+
+
+KERNELS = {"gaussian": _gaussian, "laplace": _laplace}
+
+
+@jax.jit
+def _ou_smoother(x, y, x_eval, bandwidth, noise_vars):
+    """Kernel ridge with the 1-D Laplace kernel by a Kalman filter / RTS smoother, ``(L, m)``."""
+    n = x.shape[0]
+    t = jnp.concatenate([x, x_eval])
+    observed = jnp.concatenate([jnp.ones(n, bool), jnp.zeros(x_eval.shape[0], bool)])
+    values = jnp.concatenate([y, jnp.zeros(x_eval.shape[0], y.dtype)])
+    order = jnp.argsort(t, stable=True)
+    t, observed, values = t[order], observed[order], values[order]
+    # s_{i+1} = ρ_i s_i + N(0, 1 − ρ_i²), the Ornstein–Uhlenbeck process with covariance k;
+    # ρ_0 = 0 starts from the prior N(0, 1). Ties (ρ = 1) are harmless.
+    rho = jnp.concatenate([jnp.zeros(1, t.dtype), jnp.exp(-jnp.diff(t) / bandwidth)])
+    tiny = jnp.finfo(t.dtype).tiny
+
+    def one(noise):
+        def forward(carry, inp):
+            m, P = carry
+            r, obs, val = inp
+            m_pred, P_pred = r * m, r * r * P + (1.0 - r * r)
+            gain = jnp.where(obs, P_pred / (P_pred + noise), 0.0)
+            m_f, P_f = m_pred + gain * (val - m_pred), (1.0 - gain) * P_pred
+            return (m_f, P_f), (m_f, P_f, m_pred, P_pred)
+
+        zero = jnp.zeros((), t.dtype)
+        _, (mf, Pf, mp, Pp) = jax.lax.scan(forward, (zero, zero + 1.0), (rho, observed, values))
+
+        def backward(ms_next, inp):
+            m_f, P_f, r_next, m_pred_next, P_pred_next = inp
+            ms = m_f + P_f * r_next / jnp.maximum(P_pred_next, tiny) * (ms_next - m_pred_next)
+            return ms, ms
+
+        _, ms = jax.lax.scan(backward, mf[-1], (mf[:-1], Pf[:-1], rho[1:], mp[1:], Pp[1:]),
+                             reverse=True)
+        return jnp.concatenate([ms, mf[-1:]])
+
+    smoothed = jax.vmap(one)(noise_vars)                      # (L, n + m), sorted order
+    return smoothed[:, jnp.argsort(order)][:, n:]
+
+
+def laplace_kernel_ridge_1d(x, y, x_eval, *, bandwidth, lams) -> jax.Array:
+    """Kernel ridge predictions ``k(x_eval, X)(K + nλI)⁻¹y`` for the 1-D Laplace kernel
+    ``exp(−|x − x'|/bandwidth)``, for every λ in ``lams``, in O((n + m)·len(lams)) time.
+
+    The Laplace kernel is the covariance of a stationary Ornstein–Uhlenbeck process, a Markov
+    process, so the kernel ridge predictor — the Gaussian-process posterior mean with noise
+    variance ``nλ`` — is computed exactly by a Kalman filter and Rauch–Tung–Striebel smoother
+    over the sorted points, with no n×n matrix. ``x`` ``(n, 1)``, ``y`` ``(n,)``, ``x_eval``
+    ``(m, 1)``, ``lams`` 1-D positive; returns ``(len(lams), m)``. Agrees with
+    :func:`lib.ridgeless.kernel_ridge` on :func:`laplace_kernel` Gram matrices.
+    """
+    x = v.float_array(x, "x", ndim=2)
+    y = v.float_array(y, "y", ndim=1)
+    v.same_dim(x, y, "x", "y", axis=0)
+    x_eval = v.float_array(x_eval, "x_eval", ndim=2)
+    if x.shape[1] != 1 or x_eval.shape[1] != 1:
+        raise ValueError(f"x and x_eval must have one column (1-D inputs), got shapes {x.shape} "
+                         f"and {x_eval.shape}")
+    bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
+    lams = v.float_array(lams, "lams", ndim=1)
+    if lams.shape[0] == 0 or bool(jnp.any(lams <= 0)):
+        raise ValueError("lams must be a non-empty 1-D array of positive numbers")
+    dtype = jnp.result_type(x.dtype, y.dtype, x_eval.dtype)
+    return _ou_smoother(x[:, 0].astype(dtype), y.astype(dtype), x_eval[:, 0].astype(dtype),
+                        jnp.asarray(bandwidth, dtype), (x.shape[0] * lams).astype(dtype))
+
+
+class TunedKernelRidge(NamedTuple):
+    """What :func:`tuned_kernel_ridge` returns.
+
+    ``pred``: predictions at ``x_query`` of the selected (bandwidth, λ), shape ``(m,)``;
+    ``bandwidth``, ``lam``: the selected pair; ``val_mse``: validation error of every pair,
+    shape ``(len(bandwidths), len(lams))``.
+    """
+    pred: jax.Array
+    bandwidth: float
+    lam: float
+    val_mse: np.ndarray
+
+
+@partial(jax.jit, static_argnames="kernel")
+def _krr_grid(x, y, x_val, y_val, x_query, bandwidths, lams, kernel):
+    kfn = KERNELS[kernel]
+    n = x.shape[0]
+
+    def one(bw):
+        # One eigendecomposition per bandwidth serves every λ (lib.kernels' ridge path).
+        K_eval = jnp.concatenate([kfn(x_val, x, bw), kfn(x_query, x, bw)])
+        pred = _kernel_ridge_path(kfn(x, x, bw), y, K_eval, n * lams)   # (L, m_val + m)
+        val_pred, query_pred = pred[:, :x_val.shape[0]], pred[:, x_val.shape[0]:]
+        val_mse = jnp.mean((val_pred - y_val[None, :]) ** 2, axis=1)
+        return val_mse, query_pred
+
+    return jax.lax.map(one, bandwidths)
+
+
+def tuned_kernel_ridge(x, y, x_val, y_val, x_query, *, bandwidths, lams,
+                       kernel: str = "gaussian") -> TunedKernelRidge:
+    """Kernel ridge regression with (bandwidth, λ) chosen on a validation set.
+
+    ``x`` ``(n, d)`` and ``y`` ``(n,)``: training data; ``x_val``, ``y_val``: validation data
+    (pass noiseless targets for the oracle choice); ``x_query`` ``(m, d)``: where to predict.
+    ``bandwidths`` and ``lams`` are 1-D grids of positive numbers; ``kernel`` is ``"gaussian"`` or
+    ``"laplace"``. For each pair the estimator is ``k(x, X)(K + nλI)⁻¹y``, exactly
+    :func:`lib.ridgeless.kernel_ridge` with the same λ.
+    """
+    x = v.float_array(x, "x", ndim=2)
+    y = v.float_array(y, "y", ndim=1)
+    v.same_dim(x, y, "x", "y", axis=0)
+    x_val = v.float_array(x_val, "x_val", ndim=2)
+    y_val = v.float_array(y_val, "y_val", ndim=1)
+    v.same_dim(x_val, y_val, "x_val", "y_val", axis=0)
+    x_query = v.float_array(x_query, "x_query", ndim=2)
+    v.same_dim(x, x_val, "x", "x_val")
+    v.same_dim(x, x_query, "x", "x_query")
+    v.choice(kernel, "kernel", KERNELS)
+    bws = v.float_array(bandwidths, "bandwidths", ndim=1)
+    lams = v.float_array(lams, "lams", ndim=1)
+    if bws.shape[0] == 0 or bool(jnp.any(bws <= 0)):
+        raise ValueError("bandwidths must be a non-empty 1-D array of positive numbers")
+    if lams.shape[0] == 0 or bool(jnp.any(lams <= 0)):
+        raise ValueError("lams must be a non-empty 1-D array of positive numbers")
+    dtype = jnp.result_type(x.dtype, y.dtype, x_val.dtype, x_query.dtype)
+    cast = lambda a: a.astype(dtype)  # noqa: E731
+    if kernel == "laplace" and x.shape[1] == 1:              # exact O(n) path, see above
+        m_val = x_val.shape[0]
+        grid = [_ou_smoother(cast(x)[:, 0], cast(y), jnp.concatenate([cast(x_val), cast(x_query)])[:, 0],
+                             bw, x.shape[0] * cast(lams)) for bw in cast(bws)]
+        val_mse = jnp.stack([jnp.mean((g[:, :m_val] - cast(y_val)) ** 2, axis=1) for g in grid])
+        preds = jnp.stack([g[:, m_val:] for g in grid])
+    else:
+        val_mse, preds = _krr_grid(cast(x), cast(y), cast(x_val), cast(y_val), cast(x_query),
+                                   cast(bws), cast(lams), kernel)
+    val_mse = np.asarray(val_mse)
+    i, j = np.unravel_index(np.nanargmin(val_mse), val_mse.shape)
+    return TunedKernelRidge(preds[i, j], float(bws[i]), float(lams[j]), val_mse)
+
+
+class NetFit(NamedTuple):
+    """What :func:`fit_relu_nets` returns (k = number of nets = number of data sets).
+
+    ``pred``: each net's predictions at ``x_query`` at its early-stopping checkpoint, ``(k, m)``;
+    ``final``: the predictions after the last step (no early stopping), ``(k, m)``;
+    ``best_step``: the step of the selected checkpoint, ``(k,)``; ``val_mse``: the validation
+    error of every net at every checkpoint, ``(n_records, k)``; ``steps``: the step number of
+    each checkpoint, ``(n_records,)``.
+    """
+    pred: jax.Array
+    final: jax.Array
+    best_step: np.ndarray
+    val_mse: np.ndarray
+    steps: np.ndarray
+
+
+def _stacked_apply(params, x):
+    """k stacked nets on k inputs: ``params`` leaves have a leading axis k, ``x`` is
+    ``(k, n, d)``, or ``(n, d)`` shared by all nets; returns ``(k, n)``."""
+    def one(p, xi):
+        return nets.apply_mlp(p, xi, parameterization="standard", b_std=1.0)[:, 0]
+    return jax.vmap(one, in_axes=(0, 0 if x.ndim == 3 else None))(params, x)
+
+
+def init_through_data(key, widths, x):
+    """``nets.init_mlp(key, widths, parameterization="standard", b_std=1.0)`` with data-dependent
+    biases: the first layer's hyperplanes ``{z : w_jᵀz + b_j = 0}`` pass through rows of ``x``
+    drawn at random (so the kinks of the initial network lie where the data are), and the deeper
+    biases start at 0. Evaluate with ``nets.apply_mlp(params, z, parameterization="standard",
+    b_std=1.0)``."""
+    key = v.key(key)
+    x = v.float_array(x, "x", ndim=2)
+    if x.shape[1] != widths[0]:
+        raise ValueError(f"x must have widths[0]={widths[0]} columns, got shape {x.shape}")
+    k_init, k_idx = jax.random.split(key)
+    params = nets.init_mlp(k_init, widths, parameterization="standard", b_std=1.0)
+    W0, _ = params[0]
+    anchors = x[jax.random.randint(k_idx, (W0.shape[1],), 0, x.shape[0])]    # (n_1, d)
+    b0 = -jnp.sum(anchors * W0.T, axis=1)
+    return [(W0, b0)] + [(W, jnp.zeros_like(b)) for W, b in params[1:]]
+
+
+def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, step_size,
+                  record_every: int = 100, weight_decay: float = 0.0) -> NetFit:
+    """Train k ReLU MLPs ``[d, *hidden, 1]``, net i on data set i, by full-batch Adam on the
+    squared loss, and early-stop each at its best validation checkpoint.
+
+    ``x`` ``(k, n, d)``, ``y`` ``(k, n)``: k independent training sets (one net each);
+    ``x_val`` ``(k, m_val, d)``, ``y_val`` ``(k, m_val)``: their validation sets; ``x_query``
+    ``(m, d)``: where every net predicts. Net i starts from
+    :func:`init_through_data` ``(fold_in(key, i), [d, *hidden, 1], x[i])`` and minimizes
+    ``mean_j (f_i(x_ij) − y_ij)² + weight_decay · Σ_l ‖W_l‖²_F`` (weights only, not biases;
+    the penalty plays the role of the norm bound on the parameters in the estimation theory).
+    All nets are trained in one :func:`lib.nets.train` call on
+    the sum of their losses; Adam acts coordinate-wise, so each net follows exactly the iterates
+    of its own run. ``step_size`` is a float or a schedule ``t ↦ η_t``; ``n_steps`` must be a
+    multiple of ``record_every``. For an ensemble on one data set, repeat it k times.
+    """
+    key = v.key(key)
+    x = v.float_array(x, "x", ndim=3)
+    y = v.float_array(y, "y", ndim=2)
+    x_val = v.float_array(x_val, "x_val", ndim=3)
+    y_val = v.float_array(y_val, "y_val", ndim=2)
+    x_query = v.float_array(x_query, "x_query", ndim=2)
+    if y.shape != x.shape[:2]:
+        raise ValueError(f"y must have shape (k, n) = {x.shape[:2]}, got {y.shape}")
+    if y_val.shape != x_val.shape[:2] or x_val.shape[0] != x.shape[0]:
+        raise ValueError(f"x_val must be (k, m_val, d) and y_val (k, m_val) with k = {x.shape[0]}, "
+                         f"got shapes {x_val.shape} and {y_val.shape}")
+    v.same_dim(x, x_val, "x", "x_val")
+    v.same_dim(x, x_query, "x", "x_query")
+    hidden = [v.integer(h, f"hidden[{i}]", minimum=1) for i, h in enumerate(hidden)]
+    if not hidden:
+        raise ValueError("hidden must list at least one hidden-layer width")
+    n_steps = v.integer(n_steps, "n_steps", minimum=1)
+    record_every = v.integer(record_every, "record_every", minimum=1)
+    k = x.shape[0]
+    dtype = jnp.result_type(x.dtype, y.dtype)
+    widths = [x.shape[2], *hidden, 1]
+    inits = [init_through_data(jax.random.fold_in(key, i), widths, x[i]) for i in range(k)]
+    params = jax.tree_util.tree_map(lambda *l: jnp.stack(l).astype(dtype), *inits)
+
+    weight_decay = v.scalar(weight_decay, "weight_decay", nonnegative=True)
+
+    def loss(p):
+        fit = jnp.sum(jnp.mean((_stacked_apply(p, x) - y) ** 2, axis=1))
+        return fit + weight_decay * sum(jnp.sum(W * W) for W, _ in p)
+
+    def record(p):
+        val = jnp.mean((_stacked_apply(p, x_val) - y_val) ** 2, axis=1)
+        return val, _stacked_apply(p, x_query)
+
+    res = nets.train(loss, params, n_steps=n_steps, step_size=step_size, optimizer="adam",
+                     record_fn=record, record_every=record_every)
+    val_hist, pred_hist = res.history                        # (R, k), (R, k, m)
+    val_hist = np.asarray(val_hist)
+    best = np.argmin(np.where(np.isfinite(val_hist), val_hist, np.inf), axis=0)
+    pred = pred_hist[best, jnp.arange(k)]
+    steps = record_every * np.arange(1, val_hist.shape[0] + 1)
+    return NetFit(pred, pred_hist[-1], steps[best], val_hist, steps)
+
+
+def cosine_schedule(peak: float, n_steps: int, *, floor: float = 0.01):
+    """Step-size schedule ``t ↦ peak · (floor + (1 + cos(π t / n_steps)) / 2)`` for
+    :func:`lib.nets.train`: starts at ``peak·(1 + floor)`` and decays to ``peak·floor``."""
+    peak = v.scalar(peak, "peak", positive=True)
+    n_steps = v.integer(n_steps, "n_steps", minimum=1)
+    floor = v.scalar(floor, "floor", nonnegative=True)
+    return lambda t: peak * (floor + 0.5 * (1.0 + jnp.cos(jnp.pi * t / n_steps)))
+
+
+class HaarCoefficients(NamedTuple):
+    """Haar expansion ``g = c·1 + Σ_j Σ_k β_{j,k} ψ_{j,k}`` on [0, 1] (see :func:`haar_coefficients`):
+    ``scaling`` is c (the mean of g) and ``details[j]`` the ``2^j`` coefficients of level j."""
+    scaling: float
+    details: list
+
+
+def haar_coefficients(values) -> HaarCoefficients:
+    """Haar wavelet coefficients of the piecewise-constant function ``g`` equal to ``values[i]`` on
+    the cell ``[i/N, (i+1)/N)``, ``N = len(values)`` a power of two.
+
+    With ``ψ_{j,k}(x) = 2^{j/2} ψ(2^j x − k)``, ``ψ = 1_[0,½) − 1_[½,1)`` (orthonormal in L²[0,1]),
+    ``β_{j,k} = ∫ g ψ_{j,k} = 2^{−j/2} (m_left − m_right) / 2``, where m_left, m_right are the means
+    of g on the two halves of ``[k 2^{−j}, (k+1) 2^{−j})``. Parseval:
+    ``∫ g² = scaling² + Σ_{j,k} β_{j,k}²``.
+    """
+    g = np.asarray(v.float_array(values, "values", ndim=1), dtype=float)
+    n = g.shape[0]
+    levels = int(round(np.log2(n))) if n > 0 else -1
+    if n < 2 or 2 ** levels != n:
+        raise ValueError(f"values must have a power-of-two length >= 2, got {n}")
+    details = []
+    means = g
+    for j in range(levels - 1, -1, -1):                 # means has length 2^{j+1}
+        left, right = means[0::2], means[1::2]
+        details.append(2.0 ** (-j / 2) * (left - right) / 2)
+        means = (left + right) / 2
+    return HaarCoefficients(float(means[0]), details[::-1])

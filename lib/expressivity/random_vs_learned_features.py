@@ -1,0 +1,353 @@
+"""Random versus learned first layers: nested least-squares fits of random ReLU features, the
+"how many features to reach ε" search, directions on spherical caps, and a batched trainer for
+two-layer ReLU networks of several widths on several data sets at once.
+
+Conventions
+-----------
+Inputs ``x`` lie in ``R^d`` (in the book: on the unit sphere). A ReLU unit with bias is written
+through the *augmented input* ``x̃ = (x, 1) ∈ R^{d+1}`` (:func:`with_bias`) as
+
+    φ_v(x) = relu(⟨v, x̃⟩) = relu(⟨v_{1:d}, x⟩ + v_{d+1}),
+
+and since relu is positively homogeneous only the direction of ``v`` matters up to the output
+weight: *random ReLU features with bias* are ``φ_{v_j}`` with ``v_j`` uniform on ``S^d``
+(:func:`lib.data.sphere` in dimension d+1).
+
+Nested fits
+-----------
+:func:`nested_least_squares` fits, for *every* m = 1, …, M at once, the least-squares
+combination of the first m columns of a feature matrix and returns its relative test error.
+With ``G = ΦᵀΦ + λ I = L Lᵀ`` (Cholesky), the leading m×m block of ``L`` is the Cholesky factor of
+the leading block of ``G``; hence with ``c = L⁻¹ Φᵀ y`` and whitened test features
+``Ψ = Φ_test L⁻ᵀ`` the fit on the first m features predicts ``Σ_{k≤m} Ψ_{:,k} c_k`` — a cumulative
+sum. One factorization, ``O(n M² + M³)``, gives the whole error curve m ↦ err(m).
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _validate as v
+from .. import nets, ridgeless
+
+__all__ = ["with_bias", "relu_units", "sphere_cap", "nested_least_squares", "first_below",
+           "sphere_feature_curve", "FeaturesNeeded", "features_needed", "TrainedNets",
+           "train_two_layer"]
+
+
+def with_bias(X) -> jax.Array:
+    """The augmented inputs ``x̃ = (x, 1)``: ``X`` of shape ``(n, d)`` → ``(n, d + 1)``."""
+    X = v.float_array(X, "X", ndim=2)
+    return jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
+
+
+def relu_units(X, V) -> jax.Array:
+    """``relu(x̃ · v)`` for every input row of ``X`` ``(n, d)`` and unit row of ``V`` ``(m, d + 1)``
+    (the last coordinate of ``v`` is the bias); returns ``(n, m)``."""
+    Xt = with_bias(X)
+    V = v.float_array(V, "V", ndim=2)
+    v.same_dim(Xt, V, "with_bias(X)", "V", axis=1)
+    return jax.nn.relu(Xt @ V.T)
+
+
+def sphere_cap(key, m: int, center, angle: float, *, grid: int = 4097) -> jax.Array:
+    """``m`` directions uniform on the spherical cap ``{u ∈ S^{D−1} : ∠(u, center) ≤ angle}``.
+
+    ``center`` has shape ``(D,)`` (normalized inside), ``0 < angle ≤ π``. The polar angle θ of a
+    uniform point of ``S^{D−1}`` has density ``∝ sin^{D−2} θ``; it is drawn by inverting its CDF
+    on [0, angle] (trapezoidal rule on ``grid`` points, linear interpolation), and the azimuthal
+    direction uniformly on the sphere orthogonal to ``center``. Returns ``(m, D)``.
+    """
+    key = v.key(key)
+    m = v.integer(m, "m", minimum=1)
+    c = v.float_array(center, "center", ndim=1)
+    if c.shape[0] < 2:
+        raise ValueError(f"center must have dimension D >= 2, got shape {c.shape}")
+    norm = jnp.linalg.norm(c)
+    if not v._is_tracer(norm) and not float(norm) > 0:
+        raise ValueError("center must be a nonzero vector")
+    angle = v.scalar(angle, "angle", positive=True, upper=float(np.pi))
+    grid = v.integer(grid, "grid", minimum=16)
+    return _cap(key, c / norm, jnp.asarray(angle, c.dtype), m=m, grid=grid)
+
+
+@partial(jax.jit, static_argnames=("m", "grid"))
+def _cap(key, c, angle, *, m, grid):
+    D = c.shape[0]
+    theta = jnp.linspace(0.0, 1.0, grid, dtype=c.dtype) * angle
+    dens = jnp.sin(theta) ** (D - 2)
+    cdf = jnp.concatenate([jnp.zeros(1, c.dtype),
+                           jnp.cumsum((dens[1:] + dens[:-1]) / 2 * jnp.diff(theta))])
+    k1, k2 = jax.random.split(key)
+    ang = jnp.interp(jax.random.uniform(k1, (m,), dtype=c.dtype) * cdf[-1], cdf, theta)
+    g = jax.random.normal(k2, (m, D), dtype=c.dtype)
+    g = g - (g @ c)[:, None] * c
+    g = g / jnp.linalg.norm(g, axis=1, keepdims=True)
+    return jnp.cos(ang)[:, None] * c + jnp.sin(ang)[:, None] * g
+
+
+@jax.jit
+def _nested(Phi, y, Phi_test, y_test, ridge):
+    sq = jnp.sum(Phi * Phi, axis=0)
+    zero = sq == 0                                          # e.g. a ReLU unit never active
+    scale = jnp.where(zero, 0.0, 1.0 / jnp.sqrt(jnp.where(zero, 1.0, sq)))
+    Phi, Phi_test = Phi * scale, Phi_test * scale          # unit-norm training columns
+    G = Phi.T @ Phi
+    # a zero column gets a unit diagonal (and coefficient 0): the factorization stays defined
+    diag = ridge * jnp.trace(G) + zero.astype(G.dtype)
+    L = jnp.linalg.cholesky(G + jnp.diag(diag))
+    c = jax.scipy.linalg.solve_triangular(L, Phi.T @ y, lower=True)
+    Psi_t = jax.scipy.linalg.solve_triangular(L, Phi_test.T, lower=True)   # (M, n_test) = Ψᵀ
+    pred = jnp.cumsum(Psi_t * c[:, None], axis=0)                          # row m-1: fit on m
+    return jnp.sqrt(jnp.mean((pred - y_test) ** 2, axis=1) / jnp.mean(y_test ** 2))
+
+
+def nested_least_squares(Phi_train, y_train, Phi_test, y_test, *, ridge: float = 1e-6
+                         ) -> jax.Array:
+    """Relative test errors of least squares on the first m features, for m = 1, …, M.
+
+    ``Phi_train`` ``(n, M)`` and ``Phi_test`` ``(n_test, M)`` are feature matrices with the same
+    columns, ``y_train`` ``(n,)``, ``y_test`` ``(n_test,)``. Entry ``m − 1`` of the result is
+
+        ‖Φ_test[:, :m] â_m − y_test‖ / ‖y_test‖,
+        â_m = argmin_a ‖y_train − Φ_train[:, :m] a‖² + λ Σ_k ‖Φ_train[:, k]‖² a_k²,
+
+    i.e. ridge regression on the columns rescaled to unit norm, with ``λ = ridge · M`` (``ridge``
+    times the trace of the rescaled Gram matrix) for every m. The ridge only keeps the Cholesky
+    factorization stable: nearly collinear features are common (two ReLU units with close
+    directions), and the largest eigenvalue of the rescaled Gram matrix can be as large as M, so
+    in float32 ``λ`` must exceed roughly ``10 · eps · M``; the default ``ridge = 1e-6`` does.
+    ``ridge=0`` is exact least squares when ``Phi_train`` has full column rank. Computed with one
+    Cholesky factorization (see the module docstring); a column of zeros gets coefficient 0.
+    """
+    Phi = v.float_array(Phi_train, "Phi_train", ndim=2)
+    Phi_t = v.float_array(Phi_test, "Phi_test", ndim=2)
+    y = v.float_array(y_train, "y_train", ndim=1)
+    y_t = v.float_array(y_test, "y_test", ndim=1)
+    v.same_dim(Phi, y, "Phi_train", "y_train", axis=0)
+    v.same_dim(Phi_t, y_t, "Phi_test", "y_test", axis=0)
+    v.same_dim(Phi, Phi_t, "Phi_train", "Phi_test", axis=1)
+    ridge = v.scalar(ridge, "ridge", nonnegative=True)
+    dtype = jnp.result_type(Phi.dtype, Phi_t.dtype, y.dtype, y_t.dtype)
+    return _nested(Phi.astype(dtype), y.astype(dtype), Phi_t.astype(dtype), y_t.astype(dtype),
+                   jnp.asarray(ridge, dtype))
+
+
+def first_below(errors, eps: float) -> int | None:
+    """The smallest m (1-based) with ``errors[m − 1] ≤ eps``, or ``None`` if there is none."""
+    e = np.asarray(v.float_array(errors, "errors", ndim=1))
+    eps = v.scalar(eps, "eps", positive=True)
+    hit = np.flatnonzero(e <= eps)
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def _pad_units(V, d: int, width: int) -> jax.Array:
+    """Units ``(m, d + 1)`` (bias last) → ``(m, width + 1)``: zeros inserted before the bias."""
+    return jnp.concatenate([V[:, :d], jnp.zeros((V.shape[0], width - d), V.dtype), V[:, d:]], 1)
+
+
+def _padded_width(d: int) -> int:
+    return 8 * ((d + 7) // 8)
+
+
+@partial(jax.jit, static_argnames=("n_train", "n_test"))
+def _sphere_curve(key, d, V_target, a_target, V_features, ridge, *, n_train, n_test):
+    """Nested error curve with inputs uniform on S^{d−1} inside R^width (zero-padded; d traced)."""
+    width = V_target.shape[1] - 1
+    mask = (jnp.arange(width) < d).astype(V_target.dtype)
+    k_train, k_test = jax.random.split(key)
+
+    def inputs(k, n):
+        g = jax.random.normal(k, (n, width), V_target.dtype) * mask
+        x = g / jnp.linalg.norm(g, axis=1, keepdims=True)
+        return jnp.concatenate([x, jnp.ones((n, 1), x.dtype)], axis=1)
+
+    X, X_test = inputs(k_train, n_train), inputs(k_test, n_test)
+    y = jax.nn.relu(X @ V_target.T) @ a_target
+    y_test = jax.nn.relu(X_test @ V_target.T) @ a_target
+    # ridgeless.random_features divides by sqrt(width + 1): irrelevant, _nested normalizes columns
+    return _nested(ridgeless.random_features(X, V_features), y,
+                   ridgeless.random_features(X_test, V_features), y_test, ridge)
+
+
+def _units(V, name: str) -> jax.Array:
+    V = v.float_array(V, name, ndim=2)
+    if V.shape[1] < 2:
+        raise ValueError(f"{name} must have rows (w, b) of length d + 1 >= 2, got shape {V.shape}")
+    return V
+
+
+def sphere_feature_curve(key, target_units, feature_units, *, target_weights=None,
+                         n_train: int, n_test: int = 2048, ridge: float = 1e-6) -> jax.Array:
+    """Error curve of least squares on the first m of the given ReLU units, m = 1, …, M.
+
+    Inputs are uniform on the sphere ``S^{d−1}``. The target is the two-layer network
+    ``f*(x) = Σ_k a_k relu(⟨v*_k, x̃⟩)`` with ``target_units`` ``(K, d + 1)`` (bias last) and
+    ``target_weights`` ``a`` ``(K,)`` (default: all ``1/K``, the average of the units; K = 1 is a
+    single neuron). The features are ``relu(⟨v_j, x̃⟩)`` with ``feature_units`` ``(M, d + 1)``.
+    ``n_train`` training and ``n_test`` test inputs are drawn from ``key`` and the curve of
+    :func:`nested_least_squares` is returned (relative test errors, shape ``(M,)``).
+    Internally the inputs live in a zero-padded dimension (a multiple of 8), so calls with
+    different d but equal K, M, n_train, n_test reuse one compiled kernel.
+    """
+    key = v.key(key)
+    Vt = _units(target_units, "target_units")
+    Vf = _units(feature_units, "feature_units")
+    v.same_dim(Vt, Vf, "target_units", "feature_units", axis=1)
+    if target_weights is None:
+        a = jnp.full((Vt.shape[0],), 1.0 / Vt.shape[0], Vt.dtype)
+    else:
+        a = v.float_array(target_weights, "target_weights", ndim=1)
+        v.same_dim(Vt, a, "target_units", "target_weights", axis=0)
+    n_train = v.integer(n_train, "n_train", minimum=1)
+    n_test = v.integer(n_test, "n_test", minimum=1)
+    ridge = v.scalar(ridge, "ridge", nonnegative=True)
+    d = Vt.shape[1] - 1
+    width = _padded_width(d)
+    dtype = jnp.result_type(Vt.dtype, Vf.dtype, a.dtype)
+    return _sphere_curve(key, d, _pad_units(Vt.astype(dtype), d, width), a.astype(dtype),
+                         _pad_units(Vf.astype(dtype), d, width), jnp.asarray(ridge, dtype),
+                         n_train=n_train, n_test=n_test)
+
+
+class FeaturesNeeded(NamedTuple):
+    """What :func:`features_needed` returns: ``m``, the number of random features needed (``None``
+    if ``n_features`` did not suffice), and ``errors``, the whole curve ``errors[m − 1]``,
+    m = 1, …, ``n_features``."""
+    m: int | None
+    errors: np.ndarray
+
+
+def features_needed(key, target_units, *, eps: float, n_features: int, target_weights=None,
+                    samples_per_feature: int = 4, n_test: int = 2048, ridge: float = 1e-6
+                    ) -> FeaturesNeeded:
+    """How many random ReLU features with bias are needed to reach relative L² error ``eps``?
+
+    Inputs uniform on ``S^{d−1}``, the target as in :func:`sphere_feature_curve`. Directions
+    ``v_j`` uniform on ``S^d`` are drawn once, nested (the m-feature model uses the first m of
+    them), and the curve m ↦ err(m) of least squares with ``samples_per_feature · n_features``
+    training inputs is computed in one go; the answer is the first m with ``err(m) ≤ eps``. Many
+    samples per feature make the approximation error, not the estimation error, dominate: the
+    test error of least squares exceeds the approximation error by a factor about
+    ``sqrt(1 + m/n)``, at most ``sqrt(1 + 1/samples_per_feature)``.
+    """
+    key = v.key(key)
+    Vt = _units(target_units, "target_units")
+    eps = v.scalar(eps, "eps", positive=True)
+    n_features = v.integer(n_features, "n_features", minimum=1)
+    spf = v.integer(samples_per_feature, "samples_per_feature", minimum=1)
+    k_dir, k_data = jax.random.split(key)
+    directions = jax.random.normal(k_dir, (n_features, Vt.shape[1]), Vt.dtype)
+    directions = directions / jnp.linalg.norm(directions, axis=1, keepdims=True)
+    errors = np.asarray(sphere_feature_curve(k_data, Vt, directions, target_weights=target_weights,
+                                             n_train=spf * n_features, n_test=n_test,
+                                             ridge=ridge))
+    return FeaturesNeeded(first_below(errors, eps), errors)
+
+
+class TrainedNets(NamedTuple):
+    """What :func:`train_two_layer` returns, for P data sets and the given widths.
+
+    ``test_error`` and ``train_error``: relative L² errors ``‖f − y‖/‖y‖`` of the best restart
+    (smallest training loss), shape ``(P, n_widths)``; ``params``: all trained parameters
+    ``[(W_0, b_0), (W_1, b_1)]`` with leading axes ``(P, n_widths, n_restarts)``.
+    """
+    test_error: np.ndarray
+    train_error: np.ndarray
+    params: list
+
+
+def train_two_layer(key, X, y, X_test, y_test, *, widths: Sequence[int], n_restarts: int = 3,
+                    n_steps: int = 1500, step_size: float = 0.02, final_step_size: float = 2e-4,
+                    bias_init: float = 0.1, output_init: float = 0.0) -> TrainedNets:
+    """Train two-layer ReLU networks ``f(x) = Σ_j a_j relu(⟨w_j, x⟩ + b_j) + a_0`` of every width
+    in ``widths`` on each of P data sets, ``n_restarts`` random initializations each.
+
+    ``X`` ``(P, n, d)``, ``y`` ``(P, n)`` (or ``(n, d)``, ``(n,)`` for P = 1), and likewise the
+    test set. All P · n_widths · n_restarts networks are trained in *one* call of
+    :func:`lib.nets.train` (Adam, full batch, step size decaying geometrically from ``step_size``
+    to ``final_step_size``): a network of width k is the largest width with its output weights
+    beyond the first k masked to zero, and the summed loss of independent networks gives exactly
+    the iterates of separate runs (Adam acts coordinate-wise). Weights start from
+    ``nets.init_mlp`` (standard parameterization: ``W_0 ~ N(0, 1/d)``, output weights
+    ``N(0, 1/width)`` for the largest width, times ``output_init``), hidden biases from
+    ``bias_init · N(0, 1)``, the output bias from 0. The default ``output_init=0`` starts from the
+    zero function: the hidden units then move only once the output weights have grown, which
+    avoids an early collapse of units into "always on" (a linear function, a stationary point of
+    the loss) or "always off". Training uses the targets rescaled to unit mean square on each data set
+    (the returned parameters are scaled back; relative errors do not change). Data sets of
+    different input dimension can be zero-padded to a common d.
+    """
+    key = v.key(key)
+    X = v.float_array(X, "X", ndim=(2, 3))
+    y = v.float_array(y, "y", ndim=(1, 2))
+    X_test = v.float_array(X_test, "X_test", ndim=(2, 3))
+    y_test = v.float_array(y_test, "y_test", ndim=(1, 2))
+    if X.ndim == 2:
+        X, y, X_test, y_test = X[None], y[None], X_test[None], y_test[None]
+    if y.shape != X.shape[:2] or y_test.shape != X_test.shape[:2]:
+        raise ValueError(f"y must have shape X.shape[:-1] and y_test shape X_test.shape[:-1]: got "
+                         f"{y.shape} for X {X.shape} and {y_test.shape} for X_test {X_test.shape}")
+    if X_test.shape[0] != X.shape[0] or X_test.shape[2] != X.shape[2]:
+        raise ValueError(f"X_test must have the same number of data sets and input dimension as "
+                         f"X, got {X_test.shape} and {X.shape}")
+    widths = [v.integer(w, f"widths[{i}]", minimum=1) for i, w in enumerate(widths)]
+    if not widths:
+        raise ValueError("widths must list at least one width")
+    n_restarts = v.integer(n_restarts, "n_restarts", minimum=1)
+    n_steps = v.integer(n_steps, "n_steps", minimum=1)
+    lr0 = v.scalar(step_size, "step_size", positive=True)
+    lr1 = v.scalar(final_step_size, "final_step_size", positive=True)
+    bias_init = v.scalar(bias_init, "bias_init", nonnegative=True)
+    output_init = v.scalar(output_init, "output_init", nonnegative=True)
+
+    P, _, d = X.shape
+    W, R = len(widths), n_restarts
+    width = max(widths)
+    # One draw of nets.init_mlp with P·W·R·width hidden units, cut into the P·W·R networks; the
+    # output weights are rescaled from variance 1/(P·W·R·width) to the per-network 1/width.
+    N = P * W * R
+    (W0, b0), (W1, b1) = nets.init_mlp(key, [d, N * width, 1], parameterization="standard",
+                                       b_std=1.0)
+    W0 = jnp.moveaxis(W0.reshape(d, P, W, R, width), 0, 3)          # (P, W, R, d, width)
+    b0 = bias_init * b0.reshape(P, W, R, width)
+    W1 = W1.reshape(P, W, R, width, 1) * (output_init * np.sqrt(N))
+    params = [(W0.astype(X.dtype), b0.astype(X.dtype)),
+              (W1.astype(X.dtype), jnp.zeros((P, W, R, 1), X.dtype))]
+    mask = (jnp.arange(width)[None, :] < jnp.asarray(widths)[:, None]).astype(X.dtype)  # (W, width)
+
+    def apply(p, x, msk):
+        (A0, c0), (A1, c1) = p
+        return nets.apply_mlp([(A0, c0), (A1 * msk[:, None], c1)], x,
+                              parameterization="standard", b_std=1.0)[:, 0]
+
+    @jax.jit
+    def mse(p, x, t):
+        """Per-network mean squared errors, shape (P, W, R)."""
+        per_r = jax.vmap(apply, in_axes=(0, None, None))                     # restarts
+        per_w = jax.vmap(per_r, in_axes=(0, None, 0))                        # widths (masks)
+        per_p = jax.vmap(per_w, in_axes=(0, 0, None))                        # data sets
+        pred = per_p(p, x, mask)                                             # (P, W, R, n)
+        return jnp.mean((pred - t[:, None, None, :]) ** 2, axis=-1)
+
+    # Train on targets rescaled to unit mean square (per data set): relative errors are unchanged
+    # and the step sizes mean the same thing for every data set.
+    rms = jnp.sqrt(jnp.mean(y ** 2, axis=1))
+    rms = jnp.where(rms > 0, rms, 1.0)
+    y, y_test = y / rms[:, None], y_test / rms[:, None]
+    ratio = lr1 / lr0
+    res = nets.train(lambda p: jnp.sum(mse(p, X, y)), params, n_steps=n_steps,
+                     step_size=lambda t: lr0 * ratio ** (t / n_steps), optimizer="adam",
+                     record_every=n_steps)
+    train = np.asarray(mse(res.params, X, y) / jnp.mean(y ** 2, axis=1)[:, None, None])
+    test = np.asarray(mse(res.params, X_test, y_test)
+                      / jnp.mean(y_test ** 2, axis=1)[:, None, None])
+    best = np.argmin(np.where(np.isfinite(train), train, np.inf), axis=-1)[..., None]
+    (A0, c0), (A1, c1) = res.params        # undo the target scaling in the output layer
+    params = [(A0, c0), (A1 * rms[:, None, None, None, None], c1 * rms[:, None, None, None])]
+    return TrainedNets(np.sqrt(np.take_along_axis(test, best, -1)[..., 0]),
+                       np.sqrt(np.take_along_axis(train, best, -1)[..., 0]), params)

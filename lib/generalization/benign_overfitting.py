@@ -1,0 +1,412 @@
+"""Benign overfitting of the minimum-norm interpolator (Bartlett, Long, Lugosi & Tsigler 2020).
+
+Model
+-----
+Rows ``x ~ N(0, Σ)`` with a *diagonal* covariance ``Σ = diag(λ_1 ≥ λ_2 ≥ …)``, responses
+``y = xᵀθ* + ε`` with ``ε ~ N(0, σ²)``, and the minimum-norm interpolator ``θ̂ = X⁺y``
+(:func:`lib.ridgeless.min_norm_interpolator`). Its excess risk is
+``R(θ̂) = E_x[(xᵀθ̂ − xᵀθ*)²] = (θ̂ − θ*)ᵀ Σ (θ̂ − θ*)``.
+
+Effective ranks (BLLT, Definition 3), for ``k ≥ 0``:
+
+    r_k(Σ) = Σ_{i>k} λ_i / λ_{k+1},        R_k(Σ) = (Σ_{i>k} λ_i)² / Σ_{i>k} λ_i²,
+
+and the critical index ``k* = min{k ≥ 0 : r_k(Σ) ≥ b n}``.
+
+Block spectra
+-------------
+Benign covariances need ``d ≫ n`` dimensions. A :class:`BlockSpectrum` is a short explicit *head*
+``λ_1 ≥ … ≥ λ_h`` followed by a flat *tail*: ``tail_dim = p`` further eigenvalues all equal to
+``tail_value = ε ≤ λ_h``. The signal ``θ*`` lives on the head. Because the tail is isotropic, the
+data enter the min-norm interpolator only through the head columns ``H ∈ R^{n×h}`` and the tail
+Gram matrix ``ε W Wᵀ``, ``W ∈ R^{n×p}`` standard Gaussian; ``W Wᵀ`` is a Wishart matrix, sampled
+here in ``O(n³)`` by the Bartlett decomposition (``W Wᵀ = L Lᵀ``, ``L`` lower triangular with
+``L_ii² ~ χ²_{p−i+1}`` and ``L_ij ~ N(0, 1)`` below the diagonal) — so a tail of ``p = 10⁶``
+dimensions costs no more than one of ``p = n``. A plain array of eigenvalues is the block spectrum
+with no tail.
+
+Exact conditional risk
+----------------------
+Given the design, with ``A = XXᵀ`` (invertible when the rank is ``n``), ``θ̂ − θ* =
+−(I − X⁺X)θ* + X⁺ε`` and ``X⁺ = Xᵀ A⁻¹``, so ``E_ε R = bias + variance`` with
+
+    bias     = θ*ᵀ (I − X⁺X) Σ (I − X⁺X) θ*,
+    variance = σ² tr(X⁺ᵀ Σ X⁺).
+
+No Monte Carlo over the noise is needed. All public functions validate their inputs and raise
+``ValueError`` naming the argument; numerical cores are jitted; float64 when x64 is enabled.
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _validate as v
+from .. import ridgeless
+
+__all__ = [
+    "BlockSpectrum", "BLLTTerms", "block_spectrum", "spike_tail", "power_law", "isotropic",
+    "eigenvalues", "effective_ranks", "critical_index", "bllt_terms", "sample_design",
+    "block_bias_variance", "min_norm_bias_variance", "risk_draws",
+]
+
+
+class BlockSpectrum(NamedTuple):
+    """Diagonal covariance ``diag(head_1, …, head_h, ε, …, ε)`` with ``tail_dim`` copies of
+    ``ε = tail_value``; total dimension ``d = h + tail_dim``."""
+    head: jax.Array
+    tail_value: float
+    tail_dim: int
+
+    @property
+    def dim(self) -> int:
+        return int(self.head.shape[0]) + int(self.tail_dim)
+
+
+class BLLTTerms(NamedTuple):
+    """The quantities of the Bartlett–Long–Lugosi–Tsigler bounds at sample size ``n``.
+
+    ``k_star``: critical index; ``r0``: ``r_0(Σ)``; ``R_kstar``: ``R_{k*}(Σ)``;
+    ``variance``: ``σ² (k*/n + n/R_{k*})``; ``bias``: ``‖θ*‖² ‖Σ‖ max(√(r_0/n), r_0/n)``.
+    ``variance`` is ``inf`` when no ``k`` has ``r_k ≥ b n``.
+    """
+    k_star: int
+    r0: float
+    R_kstar: float
+    variance: float
+    bias: float
+
+
+# ------------------------------------------------------------------------------------------------
+# spectra
+# ------------------------------------------------------------------------------------------------
+
+def block_spectrum(head, tail_value=0.0, tail_dim: int = 0) -> BlockSpectrum:
+    """Validated :class:`BlockSpectrum`: ``head`` positive and non-increasing, ``tail_value``
+    in ``(0, head[-1]]`` when ``tail_dim > 0``."""
+    head = v.float_array(head, "head", ndim=1)
+    if head.shape[0] < 1:
+        raise ValueError("head must contain at least one eigenvalue")
+    tail_dim = v.integer(tail_dim, "tail_dim", minimum=0)
+    tail_value = v.scalar(tail_value, "tail_value", nonnegative=True)
+    h = np.asarray(head)
+    if np.any(h <= 0):
+        raise ValueError("head must be positive (covariance eigenvalues)")
+    if np.any(np.diff(h) > 0):
+        raise ValueError("head must be sorted in non-increasing order")
+    if tail_dim > 0 and not 0 < tail_value <= float(h[-1]):
+        raise ValueError(f"tail_value must be in (0, head[-1]] = (0, {float(h[-1]):.3g}] when "
+                         f"tail_dim > 0, got {tail_value}")
+    if tail_dim == 0:
+        tail_value = 0.0
+    return BlockSpectrum(head, tail_value, tail_dim)
+
+
+def _as_spectrum(spec, name: str = "spec") -> BlockSpectrum:
+    if isinstance(spec, BlockSpectrum):
+        return block_spectrum(spec.head, spec.tail_value, spec.tail_dim)
+    try:
+        return block_spectrum(spec)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from err
+
+
+def spike_tail(n: int, *, spike=(1.0,), tail_mass=1.0, tail_exponent=1.5) -> BlockSpectrum:
+    """The benign family: a few large *spike* eigenvalues and a long flat tail.
+
+    ``head = spike`` (non-increasing), ``tail_dim = p_n = ⌈n^tail_exponent⌉`` and
+    ``tail_value = tail_mass / p_n``, so the tail carries the total variance ``tail_mass`` spread
+    over ``p_n ≫ n`` directions. With ``s = len(spike)``: ``r_s = R_s = p_n``, hence
+    ``k* = s`` once ``r_k < b n`` for ``k < s``, and the BLLT variance term is
+    ``s/n + n/p_n → 0`` when ``tail_exponent > 1``.
+    """
+    n = v.integer(n, "n", minimum=1)
+    tail_mass = v.scalar(tail_mass, "tail_mass", positive=True)
+    tail_exponent = v.scalar(tail_exponent, "tail_exponent", positive=True)
+    spike = v.float_array(spike, "spike", ndim=1)
+    p = int(math.ceil(n ** tail_exponent))
+    return block_spectrum(spike, tail_mass / p, p)
+
+
+def power_law(d: int, *, alpha) -> BlockSpectrum:
+    """``λ_i = i^{−alpha}``, ``i = 1, …, d`` (no flat tail). For ``alpha > 1`` ``r_k ≈ k/(alpha−1)``,
+    so ``k*`` grows proportionally to ``n`` and overfitting is *not* benign."""
+    d = v.integer(d, "d", minimum=1)
+    alpha = v.scalar(alpha, "alpha", positive=True)
+    i = jnp.arange(1, d + 1, dtype=jnp.result_type(float))
+    return block_spectrum(i ** -alpha)
+
+
+def isotropic(d: int) -> BlockSpectrum:
+    """``Σ = I_d``, stored as a head ``(1,)`` (where the signal lives) and a tail of ``d − 1``
+    unit eigenvalues."""
+    d = v.integer(d, "d", minimum=1)
+    return block_spectrum(jnp.ones((1,), dtype=jnp.result_type(float)), 1.0, d - 1)
+
+
+def eigenvalues(spec) -> jax.Array:
+    """All ``d`` eigenvalues of ``spec`` (a :class:`BlockSpectrum` or 1-D array), non-increasing."""
+    spec = _as_spectrum(spec)
+    tail = jnp.full((spec.tail_dim,), spec.tail_value, dtype=spec.head.dtype)
+    return jnp.concatenate([spec.head, tail])
+
+
+# ------------------------------------------------------------------------------------------------
+# effective ranks and the BLLT terms
+# ------------------------------------------------------------------------------------------------
+
+@jax.jit
+def _ranks(head, eps, p, ks):
+    # Suffix sums of the head (S1[k] = Σ_{i>k} head_i, 0-based: sum of head[k:]) plus the tail.
+    h = head.shape[0]
+    s1_head = jnp.concatenate([jnp.cumsum(head[::-1])[::-1], jnp.zeros((1,), head.dtype)])
+    s2_head = jnp.concatenate([jnp.cumsum((head ** 2)[::-1])[::-1], jnp.zeros((1,), head.dtype)])
+    in_head = ks < h
+    kc = jnp.minimum(ks, h)
+    # tail indices counted from the end: k ≥ h leaves d − k = h + p − k tail eigenvalues
+    n_tail = jnp.where(in_head, p, h + p - ks).astype(head.dtype)
+    s1 = s1_head[kc] + n_tail * eps
+    s2 = s2_head[kc] + n_tail * eps ** 2
+    lam_next = jnp.where(in_head, head[jnp.minimum(ks, h - 1)], eps)
+    return s1 / lam_next, s1 ** 2 / s2
+
+
+def effective_ranks(spec, ks=None):
+    """``(r_k, R_k)`` of Bartlett et al. (2020) for ``k`` in ``ks``.
+
+    ``r_k = Σ_{i>k} λ_i / λ_{k+1}`` and ``R_k = (Σ_{i>k} λ_i)² / Σ_{i>k} λ_i²`` (eigenvalues
+    1-indexed and non-increasing, ``0 ≤ k ≤ d − 1``). ``spec`` is a :class:`BlockSpectrum` or a 1-D
+    array of eigenvalues; ``ks`` a 1-D array of integers (default ``0, …, h`` for a block spectrum —
+    the head and the first tail index — and ``0, …, d − 1`` for an array). On the flat tail
+    ``r_k = R_k = d − k``. Computed from suffix sums in ``O(h + len(ks))``.
+    """
+    spec = _as_spectrum(spec)
+    h, d = spec.head.shape[0], spec.dim
+    if ks is None:
+        ks = np.arange(min(h + 1, d))
+    ks = np.asarray(ks)
+    if ks.ndim != 1 or not np.issubdtype(ks.dtype, np.integer):
+        raise ValueError(f"ks must be a 1-D array of integers, got {ks!r}")
+    if ks.size and (ks.min() < 0 or ks.max() > d - 1):
+        raise ValueError(f"ks must lie in [0, d − 1] = [0, {d - 1}]")
+    dtype = spec.head.dtype
+    return _ranks(spec.head, jnp.asarray(spec.tail_value, dtype), jnp.asarray(spec.tail_dim, dtype),
+                  jnp.asarray(ks))
+
+
+def critical_index(spec, n: int, *, b=1.0) -> int:
+    """``k* = min{k ≥ 0 : r_k(Σ) ≥ b n}``, or ``d`` when no such ``k`` exists.
+
+    On the flat tail ``r_k = d − k`` decreases, so only ``k ≤ h`` (head and first tail index) need
+    to be scanned.
+    """
+    spec = _as_spectrum(spec)
+    n = v.integer(n, "n", minimum=1)
+    b = v.scalar(b, "b", positive=True)
+    r, _ = effective_ranks(spec)
+    hit = np.nonzero(np.asarray(r) >= b * n)[0]
+    return int(hit[0]) if hit.size else spec.dim
+
+
+def bllt_terms(spec, n: int, *, signal=1.0, noise=1.0, b=1.0) -> BLLTTerms:
+    """The bias and variance terms of the BLLT bounds for the min-norm interpolator.
+
+    With ``k* =`` :func:`critical_index`, Bartlett et al. (2020, Thm. 4) show that, with high
+    probability and up to constants depending only on ``b`` and the sub-Gaussian norm,
+
+        variance ≍ σ² (k*/n + n/R_{k*}),       bias ≲ ‖θ*‖² ‖Σ‖ max(√(r_0/n), r_0/n)
+
+    (the variance bound is two-sided). ``signal = ‖θ*‖``, ``noise = σ``.
+    """
+    spec = _as_spectrum(spec)
+    n = v.integer(n, "n", minimum=1)
+    signal = v.scalar(signal, "signal", nonnegative=True)
+    noise = v.scalar(noise, "noise", nonnegative=True)
+    k = critical_index(spec, n, b=b)
+    r0, _ = effective_ranks(spec, np.array([0]))
+    r0 = float(r0[0])
+    norm = float(spec.head[0])
+    bias = signal ** 2 * norm * max(math.sqrt(r0 / n), r0 / n)
+    if k >= spec.dim:
+        return BLLTTerms(k, r0, float("nan"), float("inf"), bias)
+    _, R = effective_ranks(spec, np.array([k]))
+    R = float(R[0])
+    return BLLTTerms(k, r0, R, noise ** 2 * (k / n + n / R), bias)
+
+
+# ------------------------------------------------------------------------------------------------
+# sampling and exact conditional risk
+# ------------------------------------------------------------------------------------------------
+
+_CHI2_CHUNK = 4096
+
+
+@jax.jit
+def _chi2_chunk(key, df):
+    return 2.0 * jax.random.gamma(key, df / 2.0, dtype=df.dtype)
+
+
+def _chi2_draws(key, p, n, reps, dtype):
+    """``(reps, n)`` draws of ``χ²_{p − i}`` (row ``i = 0, …, n − 1``) for the Bartlett diagonals.
+
+    Drawn in fixed-size chunks of :data:`_CHI2_CHUNK` so that the (slow to compile) gamma sampler
+    is compiled once per dtype, whatever ``n`` and ``reps``.
+    """
+    df = np.tile(np.maximum(float(p) - np.arange(n), 1.0), reps)
+    chunks = -(-df.size // _CHI2_CHUNK)
+    df = np.concatenate([df, np.ones(chunks * _CHI2_CHUNK - df.size)])
+    out = [_chi2_chunk(jax.random.fold_in(key, j),
+                       jnp.asarray(df[j * _CHI2_CHUNK:(j + 1) * _CHI2_CHUNK], dtype))
+           for j in range(chunks)]
+    return jnp.concatenate(out)[:reps * n].reshape(reps, n)
+
+
+def _sample(key, chi2, head, n, has_tail):
+    """Head columns ``H`` and the tail factor ``F`` (Bartlett: ``L_ii = √χ²_{p−i}``, ``L_ij ~ N(0,1)``
+    for ``i > j``, so ``L Lᵀ ~ Wishart_n(p, I)``); ``F = 0`` without a tail."""
+    kh, kt = jax.random.split(key)
+    H = jax.random.normal(kh, (n, head.shape[0]), dtype=head.dtype) * jnp.sqrt(head)
+    if has_tail:
+        F = jnp.tril(jax.random.normal(kt, (n, n), dtype=head.dtype), -1) + jnp.diag(jnp.sqrt(chi2))
+    else:
+        F = jnp.zeros((n, 1), head.dtype)
+    return H, F
+
+
+_sample_jit = jax.jit(_sample, static_argnames=("n", "has_tail"))
+
+
+def sample_design(key, spec: BlockSpectrum, n: int):
+    """One design of ``n`` rows from ``N(0, diag(eigenvalues(spec)))`` in block form ``(H, F)``.
+
+    ``H`` (``n × h``) are the head columns, ``H_ij = √head_j · g_ij``; ``F`` is a factor of the
+    *standardized* tail Gram matrix, ``F Fᵀ = W Wᵀ`` with ``W`` the ``n × p`` standard Gaussian tail
+    block, so that ``XXᵀ = HHᵀ + ε FFᵀ``. ``F`` is the ``n × n`` Bartlett factor (this requires
+    ``tail_dim ≥ n``; ``F = 0`` of shape ``(n, 1)`` when there is no tail).
+    """
+    key = v.key(key)
+    spec = _as_spectrum(spec)
+    n = v.integer(n, "n", minimum=1)
+    if 0 < spec.tail_dim < n:
+        raise ValueError(f"spec.tail_dim must be 0 or >= n = {n} for the Bartlett sampler, "
+                         f"got {spec.tail_dim}")
+    kc, ks = jax.random.split(key)
+    chi2 = _chi2_draws(kc, spec.tail_dim, n, 1, spec.head.dtype)[0]
+    return _sample_jit(ks, chi2, spec.head, n, spec.tail_dim > 0)
+
+
+@jax.jit
+def _block_bv(H, F, head, eps, theta, sigma):
+    A = H @ H.T + eps * (F @ F.T)
+    cf = jax.scipy.linalg.cho_factor(A, lower=True)
+    AiH = jax.scipy.linalg.cho_solve(cf, H)                    # A⁻¹ H
+    AiF = jax.scipy.linalg.cho_solve(cf, F)
+    variance = sigma ** 2 * (jnp.sum(AiH ** 2 * head) + eps ** 2 * jnp.sum(AiF ** 2))
+    c = AiH @ theta                                            # A⁻¹ X θ*   (θ* on the head)
+    bias = jnp.sum(head * (H.T @ c - theta) ** 2) + eps ** 2 * jnp.sum((F.T @ c) ** 2)
+    return bias, variance
+
+
+def _theta_noise(spec, theta, noise):
+    theta = v.float_array(theta, "theta", ndim=1)
+    if theta.shape[0] != spec.head.shape[0]:
+        raise ValueError(f"theta must have the head's length h = {spec.head.shape[0]}, "
+                         f"got {theta.shape[0]}")
+    return theta, v.scalar(noise, "noise", nonnegative=True)
+
+
+def block_bias_variance(H, F, spec, theta, *, noise):
+    """Exact ``(bias, variance)`` of ``θ̂ = X⁺y`` given the block design ``(H, F)``.
+
+    ``XXᵀ = A = HHᵀ + ε FFᵀ`` (``ε = spec.tail_value``) must be invertible (``n ≤ d``, generic).
+    The signal ``theta`` lives on the head (length ``h``), ``σ = noise``. With ``c = A⁻¹Hθ*``:
+
+        bias     = Σ_j head_j ((Hᵀc)_j − θ*_j)² + ε² ‖Fᵀc‖²,
+        variance = σ² (Σ_j head_j ‖A⁻¹H_{:j}‖² + ε² ‖A⁻¹F‖_F²)  = σ² tr(X⁺ᵀΣX⁺).
+
+    (The tail part of ``θ̂`` is ``√ε Wᵀ A⁻¹ y`` and ``‖Wᵀu‖ = ‖Fᵀu‖``.) ``F`` may be the Bartlett
+    factor from :func:`sample_design` or the explicit ``n × p`` tail block ``W`` itself.
+    Cholesky solves, ``O(n³ + n² (h + m))``.
+    """
+    spec = _as_spectrum(spec)
+    H = v.float_array(H, "H", ndim=2)
+    F = v.float_array(F, "F", ndim=2)
+    if H.shape[1] != spec.head.shape[0]:
+        raise ValueError(f"H must have h = {spec.head.shape[0]} columns, got shape {H.shape}")
+    v.same_dim(H, F, "H", "F", axis=0)
+    theta, sigma = _theta_noise(spec, theta, noise)
+    dtype = jnp.result_type(H.dtype, F.dtype, theta.dtype, spec.head.dtype)
+    return _block_bv(H.astype(dtype), F.astype(dtype), spec.head.astype(dtype),
+                     jnp.asarray(spec.tail_value, dtype), theta.astype(dtype),
+                     jnp.asarray(sigma, dtype))
+
+
+@jax.jit
+def _explicit_bv(pinv, fit, eigs, theta, sigma):
+    err = fit - theta
+    return jnp.sum(eigs * err ** 2), sigma ** 2 * jnp.sum(eigs[:, None] * pinv ** 2)
+
+
+def min_norm_bias_variance(X, eigs, theta, *, noise):
+    """Exact ``(bias, variance)`` of the min-norm estimator ``θ̂ = X⁺y`` given an explicit design.
+
+    ``X`` is ``(n, d)``, ``Σ = diag(eigs)``, ``y = Xθ* + ε``, ``ε ~ N(0, σ² I)``, ``σ = noise``:
+
+        bias     = (X⁺Xθ* − θ*)ᵀ Σ (X⁺Xθ* − θ*),
+        variance = σ² tr(X⁺ᵀ Σ X⁺) = σ² Σ_ij λ_i (X⁺)_ij²,
+
+    with ``X⁺`` from :func:`lib.ridgeless.min_norm_interpolator` (SVD, any rank, any ``n ≶ d``),
+    so ``bias + variance = E_ε[(θ̂ − θ*)ᵀΣ(θ̂ − θ*)]``. Cost ``O(n² d)``.
+    """
+    X = v.float_array(X, "X", ndim=2)
+    eigs = v.float_array(eigs, "eigs", ndim=1)
+    theta = v.float_array(theta, "theta", ndim=1)
+    v.same_dim(X, eigs, "X", "eigs", axis=-1)
+    v.same_dim(X, theta, "X", "theta", axis=-1)
+    if not v._is_tracer(eigs) and bool(jnp.any(eigs < 0)):
+        raise ValueError("eigs must be non-negative (a covariance spectrum)")
+    sigma = v.scalar(noise, "noise", nonnegative=True)
+    dtype = jnp.result_type(X.dtype, eigs.dtype, theta.dtype)
+    X, eigs, theta = X.astype(dtype), eigs.astype(dtype), theta.astype(dtype)
+    n = X.shape[0]
+    # one SVD: the columns are X⁺Xθ* (noiseless fit) and X⁺ = X⁺ I_n
+    sol = ridgeless.min_norm_interpolator(X, jnp.column_stack([X @ theta,
+                                                               jnp.eye(n, dtype=dtype)]))
+    return _explicit_bv(sol[:, 1:], sol[:, 0], eigs, theta, jnp.asarray(sigma, dtype))
+
+
+@partial(jax.jit, static_argnames=("n", "reps", "has_tail"))
+def _risk_draws(key, chi2, head, eps, theta, sigma, n, reps, has_tail):
+    def one(args):
+        k, c = args
+        H, F = _sample(k, c, head, n, has_tail)
+        return _block_bv(H, F, head, eps, theta, sigma)
+    return jax.lax.map(one, (jax.random.split(key, reps), chi2))
+
+
+def risk_draws(key, spec, n: int, *, theta, noise, reps: int):
+    """``reps`` independent designs of size ``n``; for each the exact conditional ``(bias,
+    variance)`` of the min-norm interpolator (:func:`block_bias_variance` on
+    :func:`sample_design`). Returns two arrays of shape ``(reps,)``; their sum averages to the
+    expected excess risk ``E R(X⁺y)``. Cost ``reps · O(n³ + n² h)``, independent of ``tail_dim``.
+    """
+    key = v.key(key)
+    spec = _as_spectrum(spec)
+    n = v.integer(n, "n", minimum=1)
+    reps = v.integer(reps, "reps", minimum=1)
+    if 0 < spec.tail_dim < n:
+        raise ValueError(f"spec.tail_dim must be 0 or >= n = {n}, got {spec.tail_dim}")
+    if spec.dim < n:
+        raise ValueError(f"the dimension d = {spec.dim} must be >= n = {n} (interpolation)")
+    theta, sigma = _theta_noise(spec, theta, noise)
+    dtype = spec.head.dtype
+    kc, kd = jax.random.split(key)
+    chi2 = _chi2_draws(kc, spec.tail_dim, n, reps, dtype)
+    return _risk_draws(kd, chi2, spec.head, jnp.asarray(spec.tail_value, dtype),
+                       theta.astype(dtype), jnp.asarray(sigma, dtype), n, reps,
+                       spec.tail_dim > 0)

@@ -1,0 +1,297 @@
+"""Capacity of function classes: Rademacher complexities and norm-based bounds for two-layer nets.
+
+Rademacher complexity of norm balls of linear predictors
+--------------------------------------------------------
+For data ``X = (x_1, ..., x_n)`` the empirical Rademacher complexity of a class F is
+``R̂_n(F) = E_σ sup_{f∈F} (1/n) Σ_i σ_i f(x_i)`` with iid random signs σ_i = ±1. For the linear
+class ``{x ↦ wᵀx : ‖w‖ ≤ B}`` the supremum is attained in closed form by duality,
+
+    sup_{‖w‖≤B} (1/n) Σ_i σ_i wᵀx_i = (B/n) ‖Σ_i σ_i x_i‖_*,
+
+with ``‖·‖_*`` the dual norm (ℓ2 for the ℓ2 ball, ℓ∞ for the ℓ1 ball). :func:`rademacher_linear`
+draws sign vectors and returns this exact supremum for each draw (a Monte-Carlo sample of the
+complexity); :func:`rademacher_linear_bound` returns the classical analytic bounds
+
+    ℓ2 ball:  R̂_n ≤ B sqrt(Σ_i ‖x_i‖²) / n                 (Jensen),
+    ℓ1 ball:  R̂_n ≤ B max_i ‖x_i‖_∞ sqrt(2 log(2d) / n)    (Massart, 2d vertices ±B e_k).
+
+Two-layer networks
+------------------
+A bias-free two-layer ReLU network is ``f(x) = vᵀ relu(U x)`` with ``U ∈ R^{h×d}`` (row j = the
+incoming weights u_j of hidden unit j) and ``v ∈ R^h``. :func:`train_two_layer` trains such nets
+with :func:`lib.nets.train` in the NTK parameterization of :mod:`lib.nets` and returns these
+*effective* matrices; :func:`two_layer_bounds` evaluates the complexity terms of the classical
+generalization bounds on them (see its docstring for the formulas).
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _validate as v
+from .. import nets
+
+__all__ = ["rademacher_linear", "rademacher_linear_bound", "two_layer_apply", "TwoLayerNets",
+           "train_two_layer", "CapacityBounds", "BOUND_NAMES", "two_layer_bounds"]
+
+NORMS = ("l2", "l1")
+
+
+# ------------------------------------------------------------------------------------------------
+# Rademacher complexity of linear classes
+# ------------------------------------------------------------------------------------------------
+
+
+@jax.jit
+def _sup_l2(signs, X):
+    return jnp.linalg.norm(signs @ X, axis=-1)
+
+
+@jax.jit
+def _sup_l1(signs, X):
+    return jnp.max(jnp.abs(signs @ X), axis=-1)
+
+
+def rademacher_linear(key, X, *, radius: float = 1.0, norm: str = "l2",
+                      n_draws: int = 1000) -> jax.Array:
+    """Monte-Carlo draws of the empirical Rademacher complexity of ``{x ↦ wᵀx : ‖w‖ ≤ radius}``.
+
+    Returns the ``(n_draws,)`` values ``(radius/n) ‖Σ_i σ_i x_i‖_*`` for independent sign vectors
+    σ ∈ {±1}^n (drawn from ``key``), where ``‖·‖_*`` is the dual of ``norm``: the Euclidean norm
+    for ``norm="l2"`` and the max-norm for ``norm="l1"``. Each value is the *exact* supremum over
+    the ball for its sign vector; their mean is an unbiased estimate of ``R̂_n``.
+    ``X`` has shape ``(n, d)``.
+    """
+    key = v.key(key)
+    X = v.float_array(X, "X", ndim=2)
+    radius = v.scalar(radius, "radius", positive=True)
+    v.choice(norm, "norm", NORMS)
+    n_draws = v.integer(n_draws, "n_draws", minimum=1)
+    n = X.shape[0]
+    signs = jax.random.rademacher(key, (n_draws, n), dtype=X.dtype)
+    sup = _sup_l2 if norm == "l2" else _sup_l1
+    return radius / n * sup(signs, X)
+
+
+def rademacher_linear_bound(X, *, radius: float = 1.0, norm: str = "l2") -> float:
+    """Analytic upper bound on the empirical Rademacher complexity of the ball ``‖w‖ ≤ radius``.
+
+    ``norm="l2"``: ``radius · sqrt(Σ_i ‖x_i‖²₂) / n`` (Jensen: ``E‖Σσ_i x_i‖ ≤ (E‖Σσ_i x_i‖²)^{1/2}``);
+    ``norm="l1"``: ``radius · max_{i,k} |x_ik| · sqrt(2 log(2d) / n)`` (Massart's lemma over the
+    2d vertices of the ℓ1 ball).
+    """
+    X = v.float_array(X, "X", ndim=2)
+    radius = v.scalar(radius, "radius", positive=True)
+    v.choice(norm, "norm", NORMS)
+    n, d = X.shape
+    if norm == "l2":
+        return float(radius * jnp.sqrt(jnp.sum(X * X)) / n)
+    return float(radius * jnp.max(jnp.abs(X)) * math.sqrt(2.0 * math.log(2 * d) / n))
+
+
+# ------------------------------------------------------------------------------------------------
+# Two-layer nets: training and capacity measures
+# ------------------------------------------------------------------------------------------------
+
+
+def two_layer_apply(U, vout, X) -> jax.Array:
+    """``f(x_i) = vᵀ relu(U x_i)`` for the rows of ``X`` ``(n, d)``; ``U`` ``(h, d)``, ``vout``
+    ``(h,)``. Returns ``(n,)``. Pure and traceable (vmap it over stacked nets)."""
+    return jax.nn.relu(X @ U.T) @ vout
+
+
+class TwoLayerNets(NamedTuple):
+    """What :func:`train_two_layer` returns, for R nets of width h on inputs of dimension d.
+
+    ``U`` ``(R, h, d)`` and ``v`` ``(R, h)``: the trained effective weights (``f = vᵀrelu(Ux)``);
+    ``U0``, ``v0``: the same at initialization; ``train_loss``: ``(R, n_steps // record_every)``
+    mean squared training loss of each net every ``record_every`` steps.
+    """
+    U: jax.Array
+    v: jax.Array
+    U0: jax.Array
+    v0: jax.Array
+    train_loss: jax.Array
+
+
+def _symmetric_init(key, d, width, dtype):
+    """NTK-parameterized weights with the second half of the units a copy of the first half with
+    negated output weights, so that the network is identically zero at initialization."""
+    (W0, _), (W1, _) = nets.init_mlp(key, [d, width // 2, 1], parameterization="ntk")
+    return [(jnp.concatenate([W0, W0], axis=1).astype(dtype), jnp.zeros((width,), dtype)),
+            (jnp.concatenate([W1, -W1], axis=0).astype(dtype), jnp.zeros((1,), dtype))]
+
+
+def _effective(p):
+    (W0, _), (W1, _) = p
+    return W0.T / jnp.sqrt(W0.shape[0]), W1[:, 0] / jnp.sqrt(W1.shape[0])
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def train_two_layer(key, X, y, *, width, n_steps: int, step_size: float,
+                    momentum: float = 0.9, record_every: int | None = None):
+    """Train two-layer ReLU nets on the squared loss, many configurations in one compiled run.
+
+    A *configuration* is a batch of R data sets ``X`` ``(R, n, d)``, ``y`` ``(R, n)`` (or
+    ``(n, d)``, ``(n,)`` for R = 1) and a ``width`` h; net r of the configuration is trained on
+    ``(X[r], y[r])``. ``X``, ``y`` and ``width`` may each be a list (one entry per configuration,
+    lists of length 1 or a single value broadcast): e.g. one data batch and a list of widths for
+    a width sweep, or a list of data batches of growing n and one width for a sample-size sweep.
+
+    Net r is the :mod:`lib.nets` network ``[d, h, 1]`` in the NTK parameterization without biases,
+    ``f(x) = (1/√h) Σ_j a_j relu(w_jᵀx/√d)``, started from a *symmetric* draw (key
+    ``fold_in(fold_in(key, c), r)`` for configuration c): units ``j`` and ``j + h/2`` share
+    ``w_j ~ N(0, I_d)`` and have output weights ``±a_j``, ``a_j ~ N(0, 1)``, so ``f ≡ 0`` at
+    initialization while the weights are random. All nets of all configurations are trained in
+    *one* :func:`lib.nets.train` call (one compilation) by full-batch heavy-ball gradient descent
+    (``optimizer="momentum"``, or plain ``"gd"`` for ``momentum=0``) on the sum of their mean
+    squared errors ``(1/n) Σ_i (f(x_i) − y_i)²``; the update is linear in the gradient, so every
+    net follows exactly the iterates of its own run. Widths must be even.
+
+    Returns :class:`TwoLayerNets` (a list of them, one per configuration, when any argument is a
+    list) with the effective weights ``U = Wᵀ/√d``, ``v = a/√h`` (``f(x) = vᵀ relu(U x)``) at the
+    end and at initialization.
+    """
+    key = v.key(key)
+    listed = any(isinstance(a, (list, tuple)) for a in (X, y, width))
+    Xs, ys, hs = _as_list(X), _as_list(y), _as_list(width)
+    C = max(len(Xs), len(ys), len(hs))
+    for name, lst in (("X", Xs), ("y", ys), ("width", hs)):
+        if len(lst) not in (1, C):
+            raise ValueError(f"{name} must be a single value or a list of length {C}, "
+                             f"got length {len(lst)}")
+    Xs, ys, hs = (lst * C if len(lst) == 1 else lst for lst in (Xs, ys, hs))
+    n_steps = v.integer(n_steps, "n_steps", minimum=1)
+    step_size = v.scalar(step_size, "step_size", positive=True)
+    momentum = v.scalar(momentum, "momentum", nonnegative=True)
+    if momentum >= 1:
+        raise ValueError(f"momentum must be < 1, got {momentum}")
+    record_every = n_steps if record_every is None else v.integer(record_every, "record_every",
+                                                                  minimum=1)
+    data, params = [], []
+    for c in range(C):
+        Xc = v.float_array(Xs[c], "X", ndim=(2, 3))
+        yc = v.float_array(ys[c], "y", ndim=(1, 2))
+        if Xc.ndim == 2:
+            Xc, yc = Xc[None], yc[None]
+        if yc.shape != Xc.shape[:2]:
+            raise ValueError(f"y must have shape X.shape[:-1] = {Xc.shape[:2]}, got {yc.shape}")
+        h = v.integer(hs[c], "width", minimum=2)
+        if h % 2:
+            raise ValueError(f"width must be even (symmetric initialization), got {h}")
+        dtype = jnp.result_type(Xc.dtype, yc.dtype)
+        kc = jax.random.fold_in(key, c)
+        keys = jax.vmap(lambda r: jax.random.fold_in(kc, r))(jnp.arange(Xc.shape[0]))
+        params.append(jax.vmap(lambda k: _symmetric_init(k, Xc.shape[2], h, dtype))(keys))
+        data.append((Xc.astype(dtype), yc.astype(dtype)))
+
+    def one(pr, xr, yr):
+        return jnp.mean((nets.apply_mlp(pr, xr, parameterization="ntk")[:, 0] - yr) ** 2)
+
+    def per_net_mse(ps):
+        return [jax.vmap(one)(p, Xc, yc) for p, (Xc, yc) in zip(ps, data)]
+
+    res = nets.train(lambda ps: sum(jnp.sum(m) for m in per_net_mse(ps)), params,
+                     n_steps=n_steps, step_size=step_size,
+                     optimizer="momentum" if momentum > 0 else "gd", momentum=momentum,
+                     record_fn=per_net_mse, record_every=record_every)
+    out = []
+    for p, p0, hist in zip(res.params, params, res.history):
+        U, vout = jax.vmap(_effective)(p)
+        U0, v0 = jax.vmap(_effective)(p0)
+        out.append(TwoLayerNets(U, vout, U0, v0, hist.T))
+    return out if listed else out[0]
+
+
+BOUND_NAMES = ("vc", "bartlett2017", "neyshabur2018", "neyshabur2015", "golowich2018",
+               "neyshabur2019")
+
+
+class CapacityBounds(NamedTuple):
+    """Complexity terms of generalization bounds for a two-layer net (see :func:`two_layer_bounds`).
+    Each field has the batch shape of the inputs."""
+    vc: jax.Array
+    bartlett2017: jax.Array
+    neyshabur2018: jax.Array
+    neyshabur2015: jax.Array
+    golowich2018: jax.Array
+    neyshabur2019: jax.Array
+
+
+@jax.jit
+def _bounds(U, vout, U0, v0, X, margin):
+    h, d = U.shape
+    n = X.shape[0]
+    L = 2.0
+    p = h * d + h
+    x_fro = jnp.sqrt(jnp.sum(X * X))                      # ‖X‖_F
+    B = jnp.sqrt(jnp.max(jnp.sum(X * X, axis=1)))         # max_i ‖x_i‖
+    spec_U = jnp.linalg.norm(U, ord=2)
+    spec_v = jnp.linalg.norm(vout)                        # a 1 × h matrix: spectral = Euclidean
+    fro_U = jnp.linalg.norm(U)
+    fro_v = spec_v
+    dU, dv = U - U0, vout - v0
+    l21_U = jnp.sum(jnp.linalg.norm(dU, axis=1))          # ‖(U − U0)ᵀ‖_{2,1} = Σ_j ‖u_j − u_j⁰‖
+    l21_v = jnp.linalg.norm(dv)                           # one output row
+    vc = jnp.sqrt(L * p * jnp.log(p) / n)
+    bartlett = (x_fro / (margin * n) * spec_U * spec_v
+                * ((l21_U / spec_U) ** (2 / 3) + (l21_v / spec_v) ** (2 / 3)) ** 1.5)
+    pac = (B / (margin * jnp.sqrt(n)) * spec_U * spec_v
+           * jnp.sqrt(L ** 2 * h * (jnp.sum(dU * dU) / spec_U ** 2 + jnp.sum(dv * dv) / spec_v ** 2)))
+    fro = fro_U * fro_v * B / (margin * jnp.sqrt(n))
+    ney15 = 2.0 ** L * fro
+    golo = (jnp.sqrt(2 * jnp.log(2.0) * L) + 1.0) * fro
+    ney19 = ((2 * jnp.sqrt(2.0) + 2) * fro_v * (jnp.linalg.norm(dU) + jnp.linalg.norm(U0, ord=2))
+             * x_fro / (margin * n))
+    return CapacityBounds(vc, bartlett, pac, ney15, golo, ney19)
+
+
+def two_layer_bounds(U, vout, U0, v0, X, *, margin: float = 1.0) -> CapacityBounds:
+    """Complexity terms of six generalization bounds for ``f(x) = vᵀrelu(Ux)`` on data ``X``.
+
+    ``U`` ``(h, d)``, ``vout`` ``(h,)``; ``U0``, ``v0`` the weights at initialization (the
+    reference matrices); ``X`` ``(n, d)`` the training inputs; ``margin`` γ > 0. A leading batch
+    axis on ``U, vout, U0, v0`` (and optionally ``X``) is vmapped. With ``L = 2`` layers,
+    ``p = hd + h`` parameters, ``B = max_i ‖x_i‖``, ``‖X‖_F² = Σ_i ‖x_i‖²``, ``‖·‖₂`` the spectral
+    and ``‖·‖_F`` the Frobenius norm, ``ΔU = U − U0``, ``Δv = v − v0``:
+
+    ``vc``             ``sqrt(L p log p / n)`` (VC dimension ``O(pL log p)`` of ReLU nets);
+    ``bartlett2017``   ``‖X‖_F/(γn) · ‖U‖₂‖v‖₂ · ((‖ΔUᵀ‖_{2,1}/‖U‖₂)^{2/3} + (‖Δv‖/‖v‖)^{2/3})^{3/2}``
+                       (spectrally normalized margin bound, references = initialization);
+    ``neyshabur2018``  ``B/(γ√n) · ‖U‖₂‖v‖₂ · sqrt(L² h (‖ΔU‖_F²/‖U‖₂² + ‖Δv‖²/‖v‖²))`` (PAC-Bayes);
+    ``neyshabur2015``  ``2^L B ‖U‖_F ‖v‖ / (γ√n)`` (Frobenius-norm capacity control);
+    ``golowich2018``   ``(sqrt(2 L log 2) + 1) B ‖U‖_F ‖v‖ / (γ√n)`` (size-independent bound);
+    ``neyshabur2019``  ``(2√2 + 2) ‖v‖ (‖ΔU‖_F + ‖U0‖₂) ‖X‖_F / (γn)`` (two-layer, unit-wise).
+
+    Constants and logarithmic factors of the first two (and of the union bounds over the norm
+    values in all of them) are dropped: these are the terms whose *growth* in width or sample
+    size the chapter compares.
+    """
+    U = v.float_array(U, "U", ndim=(2, 3))
+    vout = v.float_array(vout, "vout", ndim=(1, 2))
+    U0 = v.float_array(U0, "U0", ndim=(2, 3))
+    v0 = v.float_array(v0, "v0", ndim=(1, 2))
+    X = v.float_array(X, "X", ndim=(2, 3))
+    margin = v.scalar(margin, "margin", positive=True)
+    if U0.shape != U.shape:
+        raise ValueError(f"U0 must have the shape of U {U.shape}, got {U0.shape}")
+    if vout.shape != U.shape[:-1] or v0.shape != vout.shape:
+        raise ValueError(f"vout and v0 must have shape U.shape[:-1] = {U.shape[:-1]}, "
+                         f"got {vout.shape} and {v0.shape}")
+    if X.shape[-1] != U.shape[-1]:
+        raise ValueError(f"X must have d = {U.shape[-1]} columns (as U), got shape {X.shape}")
+    if U.ndim == 2:
+        if X.ndim != 2:
+            raise ValueError(f"X must have rank 2 for a single net, got shape {X.shape}")
+        return _bounds(U, vout, U0, v0, X, margin)
+    if X.ndim == 3 and X.shape[0] != U.shape[0]:
+        raise ValueError(f"X must have batch size {U.shape[0]} (as U), got shape {X.shape}")
+    return jax.vmap(_bounds, in_axes=(0, 0, 0, 0, 0 if X.ndim == 3 else None, None))(
+        U, vout, U0, v0, X, margin)

@@ -1,0 +1,271 @@
+"""Training in the kernel (lazy, NTK) regime: kernel gradient descent, the linearized network,
+norm-based bounds, one-pass averaged SGD, and a symmetric initialization with zero output.
+
+Kernel gradient descent
+-----------------------
+Gradient descent with step ``η`` on ``L(θ) = (1/2n) Σ_i (f_θ(x_i) − y_i)²`` of the linearization
+``f_θ(x) = f_0(x) + ∇f_0(x)ᵀ(θ − θ_0)`` moves the outputs by the tangent kernel
+``K(x, x') = ∇f_0(x)ᵀ∇f_0(x')``:
+
+    u_{t+1} = u_t − (η/n) K(X, X)(u_t − y),         (training outputs u_t = f_t(X))
+    f_{t+1}(x) = f_t(x) − (η/n) K(x, X)(u_t − y).
+
+With ``K(X, X) = V diag(λ) Vᵀ`` the solution is ``u_t − y = V diag((1 − ηλ/n)^t) Vᵀ (u_0 − y)``
+and, for a test point, ``f_t(x) = f_0(x) + K(x, X) V diag(g_t(λ)) Vᵀ (y − u_0)`` with the spectral
+filter ``g_t(λ) = (1 − (1 − ηλ/n)^t)/λ``. As ``t → ∞`` (and ``K`` invertible) this is kernel
+"ridgeless" regression ``f_0(x) + K(x, X) K⁻¹ (y − u_0)``. The parameters moved by
+``θ_t − θ_0 = Jᵀ V diag(g_t) Vᵀ (y − u_0)`` (``J`` the ``n × P`` Jacobian), whose squared norm
+``‖θ_t − θ_0‖² = Σ_k λ_k g_t(λ_k)² ⟨v_k, y − u_0⟩²`` tends to ``(y − u_0)ᵀ K⁻¹ (y − u_0)``.
+
+Functions
+---------
+``kernel_gd(K_train, y, K_test_train, steps, *, step_size, ...)``   outputs of kernel GD at ``steps``
+``kernel_gd_distance(K_train, y, steps, *, step_size, ...)``         ``‖θ_t − θ_0‖`` of the linearized model
+``norm_bound(K_train, y)``                                          ``√(2 yᵀK⁻¹y / n)`` (Arora et al., 2019)
+``symmetric_two_layer(key, d, width, ...)``                         ``lib.nets`` parameters with ``f_0 ≡ 0``
+``averaged_sgd(X, y, *, step_size, ridge, ...)``                    one-pass averaged SGD, least squares
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _validate as v
+
+__all__ = ["KernelGD", "kernel_gd", "kernel_gd_distance", "norm_bound", "symmetric_two_layer",
+           "AveragedSGD", "averaged_sgd"]
+
+
+class KernelGD(NamedTuple):
+    """Outputs of kernel gradient descent: ``train`` ``(len(steps), n)`` are ``u_t = f_t(X)``,
+    ``test`` ``(len(steps), m)`` are ``f_t`` at the test points (``None`` without test points)."""
+    train: jax.Array
+    test: jax.Array | None
+
+
+def _square_kernel(K, name="K_train"):
+    K = v.float_array(K, name, ndim=2)
+    if K.shape[0] != K.shape[1]:
+        raise ValueError(f"{name} must be square (n, n), got shape {K.shape}")
+    return K
+
+
+def _steps(steps):
+    s = np.asarray(steps)
+    if s.ndim != 1 or s.size == 0 or not np.issubdtype(s.dtype, np.integer) or np.any(s < 0):
+        raise ValueError(f"steps must be a non-empty 1-D array of integers >= 0, got {steps!r}")
+    return s
+
+
+def _offset(f0, n, name, dtype):
+    if f0 is None:
+        return jnp.zeros(n, dtype)
+    f0 = v.float_array(f0, name, ndim=1)
+    if f0.shape[0] != n:
+        raise ValueError(f"{name} must have length {n}, got shape {f0.shape}")
+    return f0.astype(dtype)
+
+
+def _spectral_filter(lam, t, step):
+    """``(1 − (1 − η λ/n)^t)`` and ``g_t(λ) = (1 − (1 − ηλ/n)^t)/λ`` (limit ``η t/n`` at λ = 0),
+    for a column of eigenvalues ``lam`` (already divided by n, i.e. of K/n) and a row of steps t."""
+    a = 1.0 - step * lam[:, None]
+    decay = jnp.sign(a) ** (t[None, :] % 2) * jnp.exp(t[None, :] * jnp.log(jnp.abs(a)))
+    decay = jnp.where(a == 0, (t[None, :] == 0).astype(lam.dtype), decay)
+    one_minus = 1.0 - decay
+    small = jnp.abs(lam[:, None]) < 1e-12
+    g = jnp.where(small, step * t[None, :], one_minus / jnp.where(small, 1.0, lam[:, None]))
+    return decay, g
+
+
+@jax.jit
+def _kernel_gd(K, r0, Kt, f0_test, t, step):
+    n = K.shape[0]
+    lam, V = jnp.linalg.eigh(0.5 * (K + K.T) / n)
+    c = V.T @ r0                                      # r0 = y − u_0
+    decay, g = _spectral_filter(lam, t, step)
+    train = (r0[None, :] - (V @ (decay * c[:, None])).T)   # u_t − u_0
+    test = (Kt @ V @ (g * c[:, None] / n)).T               # f_t − f_0 at test points
+    return train, test + f0_test[None, :]
+
+
+def _common(K_train, y, steps, step_size, f0_train):
+    K = _square_kernel(K_train)
+    y = v.float_array(y, "y", ndim=1)
+    v.same_dim(K, y, "K_train", "y", axis=0)
+    t = _steps(steps)
+    step = v.scalar(step_size, "step_size", positive=True)
+    dtype = jnp.result_type(K.dtype, y.dtype)
+    f0 = _offset(f0_train, K.shape[0], "f0_train", dtype)
+    return K.astype(dtype), y.astype(dtype), t, step, f0, dtype
+
+
+def kernel_gd(K_train, y, K_test_train=None, steps=(0,), *, step_size, f0_train=None,
+              f0_test=None) -> KernelGD:
+    """Outputs of gradient descent on ``(1/2n)‖u − y‖²`` in the function space of kernel ``K``.
+
+    ``u_t − y = V diag((1 − ηλ_k/n)^t) Vᵀ (u_0 − y)`` on the training points and
+    ``f_t(x) = f_0(x) + K(x, X) V diag(g_t(λ_k)) Vᵀ (y − u_0)`` elsewhere, with
+    ``g_t(λ) = (1 − (1 − ηλ/n)^t)/λ`` and ``K(X, X) = V diag(λ) Vᵀ``. This is exactly what GD with
+    step ``η`` does to the linearized network whose tangent kernel is ``K`` (module docstring),
+    and the infinite-width limit of GD on the network itself when ``K`` is its NTK.
+
+    Parameters
+    ----------
+    K_train
+        ``(n, n)`` kernel matrix on the training inputs (symmetric positive semi-definite).
+    y
+        ``(n,)`` targets.
+    K_test_train
+        ``(m, n)`` kernel between test and training inputs, or ``None``.
+    steps
+        1-D integers ``t ≥ 0`` at which the outputs are returned (any order).
+    step_size
+        ``η > 0``. The iteration is stable when ``η λ_max(K)/n < 2``.
+    f0_train, f0_test
+        Outputs of the model at initialization (default 0, e.g. a symmetric initialization).
+
+    Returns ``KernelGD(train, test)`` with shapes ``(len(steps), n)`` and ``(len(steps), m)``.
+    Cost: one ``n × n`` eigendecomposition.
+    """
+    K, y, t, step, f0, dtype = _common(K_train, y, steps, step_size, f0_train)
+    if K_test_train is None:
+        Kt = jnp.zeros((0, K.shape[0]), dtype)
+        if f0_test is not None:
+            raise ValueError("f0_test needs K_test_train")
+    else:
+        Kt = v.float_array(K_test_train, "K_test_train", ndim=2)
+        if Kt.shape[1] != K.shape[0]:
+            raise ValueError(f"K_test_train must have shape (m, {K.shape[0]}), got shape {Kt.shape}")
+        Kt = Kt.astype(dtype)
+    f0t = _offset(f0_test, Kt.shape[0], "f0_test", dtype)
+    train, test = _kernel_gd(K, y - f0, Kt, f0t, jnp.asarray(t, dtype), jnp.asarray(step, dtype))
+    return KernelGD(train + f0[None, :], None if K_test_train is None else test)
+
+
+@jax.jit
+def _distance(K, r0, t, step):
+    n = K.shape[0]
+    lam, V = jnp.linalg.eigh(0.5 * (K + K.T) / n)
+    c = V.T @ r0
+    _, g = _spectral_filter(lam, t, step)
+    # θ_t − θ_0 = Jᵀ V diag(g/n) c  ⇒  ‖·‖² = Σ_k (n λ_k) (g_k/n)² c_k² = Σ_k λ_k g_k² c_k² / n
+    return jnp.sqrt(jnp.sum(jnp.maximum(lam, 0.0)[:, None] * g ** 2 * (c ** 2)[:, None], axis=0) / n)
+
+
+def kernel_gd_distance(K_train, y, steps, *, step_size, f0_train=None) -> jax.Array:
+    """Distance ``‖θ_t − θ_0‖`` travelled by GD on the linearized model with tangent kernel ``K``.
+
+    ``‖θ_t − θ_0‖² = (1/n) Σ_k λ_k g_t(λ_k)² ⟨v_k, y − u_0⟩²`` (``λ_k`` eigenvalues of ``K/n``,
+    ``g_t(λ) = (1 − (1 − ηλ)^t)/λ``), which increases to ``(y − u_0)ᵀ K⁻¹ (y − u_0)`` as
+    ``t → ∞``. Shape ``(len(steps),)``; arguments as in :func:`kernel_gd`.
+    """
+    K, y, t, step, f0, dtype = _common(K_train, y, steps, step_size, f0_train)
+    return _distance(K, y - f0, jnp.asarray(t, dtype), jnp.asarray(step, dtype))
+
+
+def norm_bound(K_train, y) -> jax.Array:
+    """The data-dependent complexity ``√(2 yᵀ K⁻¹ y / n)`` of Arora, Du, Hu, Li and Wang (2019).
+
+    ``√(yᵀK⁻¹y)`` is the RKHS norm of the kernel interpolant of ``(X, y)`` and the distance the
+    linearized network travels when it is trained to zero loss from ``f_0 = 0``
+    (:func:`kernel_gd_distance` at ``t = ∞``). ``K`` must be positive definite; it is solved
+    through a Cholesky factorization.
+    """
+    K = _square_kernel(K_train)
+    y = v.float_array(y, "y", ndim=1)
+    v.same_dim(K, y, "K_train", "y", axis=0)
+    dtype = jnp.result_type(K.dtype, y.dtype)
+    return _norm_bound(K.astype(dtype), y.astype(dtype))
+
+
+@jax.jit
+def _norm_bound(K, y):
+    L = jnp.linalg.cholesky(0.5 * (K + K.T))
+    z = jax.scipy.linalg.solve_triangular(L, y, lower=True)
+    return jnp.sqrt(2.0 * jnp.sum(z * z) / K.shape[0])
+
+
+def symmetric_two_layer(key, d: int, width: int, *, b_std: float = 0.0):
+    """Parameters ``[(W_0, b_0), (W_1, b_1)]`` of a :mod:`lib.nets` two-layer network whose output
+    is identically zero at initialization ("antisymmetric" or "doubling" initialization).
+
+    ``width`` (even) hidden units come in pairs with the same input weights and bias and opposite
+    output weights, ``W_0 = [A, A]``, ``W_1 = [a; −a]``, ``b_1 = 0``, with ``A``, ``a`` and the
+    hidden bias standard Gaussian. Evaluate it with ``lib.nets.apply_mlp(params, x,
+    parameterization="ntk", b_std=b_std)``: ``f_0(x) = (1/√width)(a − a)ᵀσ(·) = 0`` (up to the
+    rounding of the matrix products, ~1e-16 in float64), while the
+    NTK is that of the ``width/2`` distinct units, so as the width grows it still tends to
+    ``lib.ntk.infinite_width(..., depth=1).ntk``. Training then starts from zero, and GD in the
+    kernel regime tends to kernel regression with the NTK, without the random ``f_0`` term.
+    """
+    key = v.key(key)
+    d = v.integer(d, "d", minimum=1)
+    width = v.integer(width, "width", minimum=2)
+    if width % 2:
+        raise ValueError(f"width must be even (units come in pairs), got {width}")
+    v.scalar(b_std, "b_std", nonnegative=True)
+    kw, ka, kb = jax.random.split(key, 3)
+    A = jax.random.normal(kw, (d, width // 2))
+    a = jax.random.normal(ka, (width // 2, 1))
+    b = jax.random.normal(kb, (width // 2,))
+    return [(jnp.concatenate([A, A], axis=1), jnp.concatenate([b, b])),
+            (jnp.concatenate([a, -a], axis=0), jnp.zeros(1, A.dtype))]
+
+
+class AveragedSGD(NamedTuple):
+    """What :func:`averaged_sgd` returns: the ``last`` iterate ``θ_T`` and the Polyak–Ruppert
+    average ``average = (1/(T+1)) Σ_{t=0}^{T} θ_t``, each of shape ``(D,)``."""
+    last: jax.Array
+    average: jax.Array
+
+
+@jax.jit
+def _averaged_sgd(X, y, theta0, step, ridge):
+    def body(carry, xy):
+        th, s, t = carry
+        x, yt = xy
+        g = (x @ th - yt) * x + ridge * (th - theta0)
+        th = th - step * g
+        return (th, s + (th - s) / (t + 2.0), t + 1.0), None
+
+    (th, avg, _), _ = jax.lax.scan(body, (theta0, theta0, jnp.zeros((), X.dtype)), (X, y))
+    return th, avg
+
+
+def averaged_sgd(X, y, *, step_size, ridge=0.0, theta0=None) -> AveragedSGD:
+    """One pass of averaged SGD for regularized least squares, one fresh example per step.
+
+    For ``t = 0, …, T − 1`` (``T`` = number of rows of ``X``), with ``(x_t, y_t)`` row ``t``:
+
+        θ_{t+1} = θ_t − η [ (x_tᵀθ_t − y_t) x_t + λ (θ_t − θ_0) ],
+
+    i.e. SGD on the expected risk ``½ E(xᵀθ − y)² + (λ/2)‖θ − θ_0‖²``, and the answer is the
+    average ``θ̄_T = (1/(T+1)) Σ_{t=0}^{T} θ_t``. With ``x = φ(z)`` the feature map of a kernel this
+    is averaged kernel SGD, the limit of averaged SGD on a wide network in the NTK regime
+    (Nitanda and Suzuki, 2021); with ``λ = T^{−β/(2rβ+1)}`` and a constant step it attains the
+    minimax rate ``T^{−2rβ/(2rβ+1)}`` under the source (``r``) and capacity (``β``) conditions.
+
+    ``step_size`` ``η > 0`` (stable when ``η · sup‖x‖² ≲ 1``), ``ridge`` ``λ ≥ 0``, ``theta0``
+    the start and centre of the penalty (default 0). One jitted ``lax.scan``; vmap it over keys
+    of independent data sets.
+    """
+    X = v.float_array(X, "X", ndim=2)
+    y = v.float_array(y, "y", ndim=1)
+    v.same_dim(X, y, "X", "y", axis=0)
+    step = v.scalar(step_size, "step_size", positive=True)
+    ridge = v.scalar(ridge, "ridge", nonnegative=True)
+    dtype = jnp.result_type(X.dtype, y.dtype)
+    if theta0 is None:
+        th0 = jnp.zeros(X.shape[1], dtype)
+    else:
+        th0 = v.float_array(theta0, "theta0", ndim=1)
+        if th0.shape[0] != X.shape[1]:
+            raise ValueError(f"theta0 must have length D = {X.shape[1]}, got shape {th0.shape}")
+    last, avg = _averaged_sgd(X.astype(dtype), y.astype(dtype), th0.astype(dtype),
+                              jnp.asarray(step, dtype), jnp.asarray(ridge, dtype))
+    return AveragedSGD(last, avg)

@@ -1,0 +1,263 @@
+"""lib.expressivity.adaptivity_besov (kernels, tuned kernel ridge, O(n) Laplace smoother, early-stopped ReLU nets, Haar
+coefficients), the chapter-1.5 targets of lib.data, and lib.stats.bootstrap_power_law — against
+closed forms, direct NumPy computations and lib.ridgeless.kernel_ridge."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lib import data, ridgeless
+from lib.expressivity import adaptivity_besov as es
+from lib.stats import bootstrap_power_law
+
+
+@pytest.fixture(autouse=True)
+def _x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def _rng_points(seed, n, d):
+    return jnp.asarray(np.random.default_rng(seed).uniform(size=(n, d)))
+
+
+# ---------------------------------------------------------------- kernels
+
+def test_kernels_match_numpy():
+    x1, x2 = _rng_points(0, 7, 3), _rng_points(1, 5, 3)
+    dist = np.linalg.norm(np.asarray(x1)[:, None, :] - np.asarray(x2)[None, :, :], axis=-1)
+    np.testing.assert_allclose(es.gaussian_kernel(x1, x2, bandwidth=0.7),
+                               np.exp(-dist ** 2 / (2 * 0.7 ** 2)), rtol=1e-12)
+    np.testing.assert_allclose(es.laplace_kernel(x1, x2, bandwidth=0.3), np.exp(-dist / 0.3),
+                               rtol=1e-12)
+
+
+def test_laplace_kernel_is_exactly_symmetric_in_float32():
+    with jax.enable_x64(False):
+        x = jax.random.uniform(jax.random.key(0), (300, 1))
+        K = es.laplace_kernel(x, x, bandwidth=0.3)
+        assert float(jnp.max(jnp.abs(K - K.T))) == 0.0
+        np.testing.assert_allclose(jnp.diag(K), 1.0)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
+def test_kernel_bandwidth_validation(bad):
+    x = _rng_points(0, 3, 2)
+    with pytest.raises(ValueError, match="bandwidth"):
+        es.gaussian_kernel(x, x, bandwidth=bad)
+
+
+def test_kernel_dimension_mismatch():
+    with pytest.raises(ValueError, match="x1 and x2"):
+        es.laplace_kernel(_rng_points(0, 3, 2), _rng_points(1, 3, 3), bandwidth=1.0)
+
+
+# ---------------------------------------------------------------- kernel ridge over a grid
+
+@pytest.mark.parametrize("kernel,d", [("gaussian", 2), ("laplace", 3), ("laplace", 1)])
+def test_tuned_kernel_ridge_matches_kernel_ridge_on_every_grid_point(kernel, d):
+    rng = np.random.default_rng(3)
+    x, xv, xq = (jnp.asarray(rng.uniform(size=(m, d))) for m in (40, 15, 9))
+    y = jnp.sin(4 * x.sum(1)) + 0.1 * jnp.asarray(rng.normal(size=40))
+    yv = jnp.sin(4 * xv.sum(1))
+    bws, lams = jnp.array([0.2, 0.6]), jnp.array([1e-4, 1e-2, 1e-1])
+    res = es.tuned_kernel_ridge(x, y, xv, yv, xq, bandwidths=bws, lams=lams, kernel=kernel)
+    kfn = es.gaussian_kernel if kernel == "gaussian" else es.laplace_kernel
+    expected = np.zeros((2, 3))
+    for i, bw in enumerate(bws):
+        for j, lam in enumerate(lams):
+            K = kfn(x, x, bandwidth=float(bw))
+            pv = ridgeless.kernel_ridge(K, y, kfn(xv, x, bandwidth=float(bw)), float(lam))
+            expected[i, j] = float(jnp.mean((pv - yv) ** 2))
+    np.testing.assert_allclose(res.val_mse, expected, rtol=1e-7)
+    i, j = np.unravel_index(np.argmin(expected), expected.shape)
+    assert (res.bandwidth, res.lam) == (float(bws[i]), float(lams[j]))
+    K = kfn(x, x, bandwidth=res.bandwidth)
+    np.testing.assert_allclose(
+        res.pred, ridgeless.kernel_ridge(K, y, kfn(xq, x, bandwidth=res.bandwidth), res.lam),
+        rtol=1e-7, atol=1e-10)
+
+
+def test_tuned_kernel_ridge_validation():
+    x, y = _rng_points(0, 10, 1), jnp.zeros(10)
+    ok = dict(bandwidths=jnp.array([0.1]), lams=jnp.array([0.1]))
+    with pytest.raises(ValueError, match="lams"):
+        es.tuned_kernel_ridge(x, y, x, y, x, bandwidths=jnp.array([0.1]), lams=jnp.array([0.0]))
+    with pytest.raises(ValueError, match="bandwidths"):
+        es.tuned_kernel_ridge(x, y, x, y, x, bandwidths=jnp.array([-1.0]), lams=jnp.array([0.1]))
+    with pytest.raises(ValueError, match="kernel"):
+        es.tuned_kernel_ridge(x, y, x, y, x, kernel="cosine", **ok)
+    with pytest.raises(ValueError, match="x and y"):
+        es.tuned_kernel_ridge(x, y[:5], x, y, x, **ok)
+    with pytest.raises(ValueError, match="x and x_query"):
+        es.tuned_kernel_ridge(x, y, x, y, _rng_points(0, 4, 2), **ok)
+
+
+# ---------------------------------------------------------------- O(n) Laplace smoother
+
+def test_laplace_smoother_equals_kernel_ridge_with_ties():
+    rng = np.random.default_rng(7)
+    x = rng.uniform(size=(200, 1))
+    x[10] = x[20]                                       # tied inputs must be handled exactly
+    x = jnp.asarray(x)
+    y = jnp.asarray(np.sign(x[:, 0] - 0.4) + 0.3 * rng.normal(size=200))
+    xe = jnp.concatenate([jnp.asarray(rng.uniform(-0.1, 1.1, size=(30, 1))), x[:5]])
+    lams = jnp.array([1e-5, 1e-3, 1e-1])
+    pred = es.laplace_kernel_ridge_1d(x, y, xe, bandwidth=0.25, lams=lams)
+    K, Ke = es.laplace_kernel(x, x, bandwidth=0.25), es.laplace_kernel(xe, x, bandwidth=0.25)
+    for j, lam in enumerate(lams):
+        np.testing.assert_allclose(pred[j], ridgeless.kernel_ridge(K, y, Ke, float(lam)),
+                                   rtol=1e-7, atol=1e-8)
+
+
+def test_laplace_smoother_validation():
+    x = _rng_points(0, 5, 2)
+    with pytest.raises(ValueError, match="one column"):
+        es.laplace_kernel_ridge_1d(x, jnp.zeros(5), x, bandwidth=1.0, lams=jnp.array([0.1]))
+    x = _rng_points(0, 5, 1)
+    with pytest.raises(ValueError, match="lams"):
+        es.laplace_kernel_ridge_1d(x, jnp.zeros(5), x, bandwidth=1.0, lams=jnp.array([-0.1]))
+
+
+# ---------------------------------------------------------------- trained nets
+
+def test_init_through_data_puts_kinks_on_data_points():
+    x = _rng_points(0, 20, 1)
+    params = es.init_through_data(jax.random.key(1), [1, 16, 8, 1], x)
+    W0, b0 = params[0]
+    kinks = np.asarray(-b0 / W0[0])
+    assert all(np.min(np.abs(np.asarray(x[:, 0]) - t)) < 1e-12 for t in kinks)
+    assert all(float(jnp.max(jnp.abs(b))) == 0.0 for _, b in params[1:])
+    with pytest.raises(ValueError, match="columns"):
+        es.init_through_data(jax.random.key(1), [2, 4, 1], x)
+
+
+def _regression_sets(k, n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.uniform(-1, 1, size=(k, n, 1)))
+    return x, jnp.abs(x[..., 0]) + 0.01 * jnp.asarray(rng.normal(size=(k, n)))
+
+
+def test_fit_relu_nets_stacked_equals_separate_run_and_early_stops_at_argmin():
+    x, y = _regression_sets(2, 30)
+    xv, yv = _regression_sets(2, 10, seed=1)
+    xq = jnp.linspace(-1, 1, 7)[:, None]
+    kw = dict(hidden=[8, 8], n_steps=200, step_size=es.cosine_schedule(1e-2, 200), record_every=20)
+    both = es.fit_relu_nets(jax.random.key(0), x, y, xv, yv, xq, **kw)
+    first = es.fit_relu_nets(jax.random.key(0), x[:1], y[:1], xv[:1], yv[:1], xq, **kw)
+    np.testing.assert_allclose(both.pred[0], first.pred[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(both.val_mse[:, 0], first.val_mse[:, 0], rtol=1e-10)
+    assert list(both.best_step) == [int(both.steps[np.argmin(both.val_mse[:, i])]) for i in range(2)]
+    assert both.pred.shape == both.final.shape == (2, 7)
+
+
+def test_fit_relu_nets_learns_and_weight_decay_shrinks():
+    x, y = _regression_sets(1, 200)
+    xq = jnp.linspace(-1, 1, 101)[:, None]
+    kw = dict(hidden=[16], n_steps=1500, step_size=1e-2, record_every=100)
+    fit = es.fit_relu_nets(jax.random.key(2), x, y, x, y, xq, **kw)
+    assert float(jnp.mean((fit.final[0] - jnp.abs(xq[:, 0])) ** 2)) < 1e-3
+    big = es.fit_relu_nets(jax.random.key(2), x, y, x, y, xq, weight_decay=1.0, **kw)
+    assert float(jnp.var(big.final[0])) < float(jnp.var(fit.final[0]))
+
+
+def test_fit_relu_nets_validation():
+    x, y = _regression_sets(2, 10)
+    xq = jnp.zeros((3, 1))
+    kw = dict(hidden=[4], n_steps=10, step_size=1e-2, record_every=5)
+    with pytest.raises(ValueError, match="y must have shape"):
+        es.fit_relu_nets(jax.random.key(0), x, y[:, :5], x, y, xq, **kw)
+    with pytest.raises(ValueError, match="x_val"):
+        es.fit_relu_nets(jax.random.key(0), x, y, x[:1], y[:1], xq, **kw)
+    with pytest.raises(ValueError, match="hidden"):
+        es.fit_relu_nets(jax.random.key(0), x, y, x, y, xq, **{**kw, "hidden": []})
+    with pytest.raises(ValueError, match="weight_decay"):
+        es.fit_relu_nets(jax.random.key(0), x, y, x, y, xq, weight_decay=-1.0, **kw)
+
+
+def test_cosine_schedule_endpoints():
+    sched = es.cosine_schedule(0.1, 100, floor=0.01)
+    np.testing.assert_allclose(float(sched(0)), 0.1 * 1.01)
+    np.testing.assert_allclose(float(sched(100)), 0.1 * 0.01, atol=1e-15)
+    with pytest.raises(ValueError, match="peak"):
+        es.cosine_schedule(0.0, 10)
+
+
+# ---------------------------------------------------------------- Haar coefficients
+
+def test_haar_parseval_and_single_jump():
+    g = np.random.default_rng(0).normal(size=64)
+    h = es.haar_coefficients(g)
+    assert [b.size for b in h.details] == [2 ** j for j in range(6)]
+    np.testing.assert_allclose(h.scaling ** 2 + sum(np.sum(b ** 2) for b in h.details),
+                               np.mean(g ** 2), rtol=1e-12)
+    # 1{x ≥ 5/16} on 16 cells: at level j the only non-zero coefficient is on the interval
+    # containing 5/16, equal to 2^{-j/2}(m_left − m_right)/2.
+    step = (np.arange(16) >= 5).astype(float)
+    h = es.haar_coefficients(step)
+    for j, b in enumerate(h.details):
+        k = int(5 / 16 * 2 ** j)
+        left = (np.arange(16) + 0.5) / 16
+        lo, mid, hi = k / 2 ** j, (k + 0.5) / 2 ** j, (k + 1) / 2 ** j
+        m_l = step[(left >= lo) & (left < mid)].mean()
+        m_r = step[(left >= mid) & (left < hi)].mean()
+        expected = np.zeros(2 ** j)
+        expected[k] = 2 ** (-j / 2) * (m_l - m_r) / 2
+        np.testing.assert_allclose(b, expected, atol=1e-15)
+    with pytest.raises(ValueError, match="power-of-two"):
+        es.haar_coefficients(np.ones(12))
+
+
+# ---------------------------------------------------------------- chapter-1.5 targets in lib.data
+
+def test_step_function_and_blocks():
+    x = jnp.array([0.0, 0.2, 0.449, 0.45, 0.99])
+    np.testing.assert_allclose(data.step_function(x, jnp.array([0.2, 0.45]), jnp.array([1.0, -3.0])),
+                               [0, 1, 1, -2, -2])
+    b = data.blocks(jnp.array([0.05, 0.11, 0.99]))
+    np.testing.assert_allclose(b, [0.0, 4.0, sum(data.BLOCKS_HEIGHTS)], atol=1e-12)
+    with pytest.raises(ValueError, match="heights"):
+        data.step_function(x, jnp.array([0.2]), jnp.array([1.0, 2.0]))
+
+
+def test_doppler_formula():
+    x = jnp.linspace(0, 1, 11)
+    xn = np.asarray(x)
+    np.testing.assert_allclose(data.doppler(x), np.sqrt(xn * (1 - xn))
+                               * np.sin(2 * np.pi * 1.05 / (xn + 0.05)), atol=1e-12)
+
+
+def test_kinked_ridge_depends_on_one_direction():
+    rng = np.random.default_rng(0)
+    w = jnp.asarray(rng.normal(size=5))
+    x = jnp.asarray(rng.normal(size=(20, 5)))
+    u = w / jnp.linalg.norm(w)
+    t = x @ u
+    np.testing.assert_allclose(data.kinked_ridge(x, 3 * w),
+                               jax.nn.relu(t) - 2 * jax.nn.relu(t - 1) + jnp.sin(2 * t), rtol=1e-12)
+    orth = jnp.asarray(rng.normal(size=5))
+    orth = orth - (orth @ u) * u                       # moving orthogonally to w changes nothing
+    np.testing.assert_allclose(data.kinked_ridge(x + orth, w), data.kinked_ridge(x, w), rtol=1e-10)
+    with pytest.raises(ValueError, match="non-zero"):
+        data.kinked_ridge(x, jnp.zeros(5))
+    with pytest.raises(ValueError, match="length"):
+        data.kinked_ridge(x, jnp.ones(4))
+
+
+# ---------------------------------------------------------------- lib.stats.bootstrap_power_law
+
+def test_bootstrap_power_law_exact_and_noisy():
+    x = np.array([10.0, 20, 40, 80])
+    exact = np.repeat((3 * x ** -0.7)[:, None], 5, axis=1)
+    res = bootstrap_power_law(x, exact)
+    np.testing.assert_allclose(res.fit.slope, -0.7, rtol=1e-12)
+    assert res.stderr < 1e-12
+    rng = np.random.default_rng(0)
+    noisy = exact * np.exp(0.2 * rng.normal(size=exact.shape))
+    res = bootstrap_power_law(x, noisy, n_boot=2000, seed=1, statistic="mean")
+    assert 0.01 < res.stderr < 0.2 and abs(res.fit.slope + 0.7) < 4 * res.stderr
+    with pytest.raises(ValueError, match="samples"):
+        bootstrap_power_law(x, exact[:3])
+    with pytest.raises(ValueError, match="statistic"):
+        bootstrap_power_law(x, exact, statistic="mode")
+

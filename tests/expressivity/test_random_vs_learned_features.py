@@ -1,0 +1,175 @@
+"""lib.expressivity.random_vs_learned_features: nested least squares vs independent ridge fits, cap sampling, the features-needed
+search, the batched trainer, and input validation."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lib import data, ridgeless
+from lib.expressivity import random_vs_learned_features as features
+
+pytestmark = pytest.mark.usefixtures("x64")
+
+
+def _problem(key, n=300, n_test=200, M=40, d=3):
+    k1, k2, k3 = jax.random.split(key, 3)
+    X, X_t = data.sphere(k1, n, d), data.sphere(k2, n_test, d)
+    U = data.sphere(k3, M, d)
+    c = jax.random.uniform(jax.random.fold_in(k3, 1), (M, 1), minval=-0.5, maxval=0.5)
+    V = jnp.concatenate([U, c], axis=1)     # |bias| < |w|: every unit is a genuine hinge
+    f = lambda Z: jnp.sin(3 * Z[:, 0]) + Z[:, 1] ** 2  # noqa: E731
+    return features.relu_units(X, V), f(X), features.relu_units(X_t, V), f(X_t)
+
+
+def test_nested_least_squares_matches_separate_fits():
+    Phi, y, Phi_t, y_t = _problem(jax.random.key(0))
+    errs = features.nested_least_squares(Phi, y, Phi_t, y_t, ridge=0.0)
+    assert errs.shape == (Phi.shape[1],)
+    for m in (1, 2, 7, 25, 40):
+        coef = ridgeless.min_norm_interpolator(Phi[:, :m], y)        # OLS: n > m, full rank
+        ref = jnp.linalg.norm(Phi_t[:, :m] @ coef - y_t) / jnp.linalg.norm(y_t)
+        assert float(errs[m - 1]) == pytest.approx(float(ref), rel=1e-7)
+
+
+def test_nested_ridge_is_ridge_on_unit_columns():
+    Phi, y, Phi_t, y_t = _problem(jax.random.key(1))
+    r = 1e-3
+    errs = features.nested_least_squares(Phi, y, Phi_t, y_t, ridge=r)
+    M = Phi.shape[1]
+    scale = 1 / jnp.linalg.norm(Phi, axis=0)
+    lam = r * M                         # ridge times the trace of the rescaled Gram matrix
+    for m in (3, 20, 40):
+        Z = Phi[:, :m] * scale[:m]
+        # lib.ridgeless.ridge minimizes (1/n)||y - Za||^2 + lam' ||a||^2 with n lam' = lam.
+        a = ridgeless.ridge(Z, y, lam / Z.shape[0])
+        ref = jnp.linalg.norm((Phi_t[:, :m] * scale[:m]) @ a - y_t) / jnp.linalg.norm(y_t)
+        assert float(errs[m - 1]) == pytest.approx(float(ref), rel=1e-7)
+
+
+def test_nested_float32_survives_duplicate_columns():
+    Phi, y, Phi_t, y_t = _problem(jax.random.key(2))
+    Phi = jnp.concatenate([Phi, Phi], axis=1).astype(jnp.float32)   # exactly collinear
+    Phi_t = jnp.concatenate([Phi_t, Phi_t], axis=1).astype(jnp.float32)
+    errs = features.nested_least_squares(Phi, y.astype(jnp.float32), Phi_t,
+                                         y_t.astype(jnp.float32))
+    assert errs.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(errs)))
+    # the duplicates add nothing: the curve is flat over them (up to the tiny ridge)
+    half = float(errs[Phi.shape[1] // 2 - 1])
+    assert float(errs[-1]) == pytest.approx(half, rel=0.02)
+
+
+def test_first_below():
+    e = np.array([1.0, 0.5, 0.3, 0.31, 0.1])
+    assert features.first_below(e, 0.3) == 3
+    assert features.first_below(e, 2.0) == 1
+    assert features.first_below(e, 0.05) is None
+
+
+def test_sphere_cap_in_three_dimensions_is_archimedes_uniform():
+    # On S^2 the height u·c of a uniform point is uniform (Archimedes): on the cap of angular
+    # radius a it is uniform on [cos a, 1].
+    c, a, m = jnp.array([0.0, 0.0, 2.0]), 0.7, 20000
+    U = features.sphere_cap(jax.random.key(3), m, c, a)
+    h = np.asarray(U @ (c / 2))
+    np.testing.assert_allclose(np.linalg.norm(U, axis=1), 1.0, atol=1e-12)
+    assert h.min() >= np.cos(a) - 1e-9
+    lo = np.cos(a)
+    # mean and variance of Uniform[lo, 1], 5 standard errors
+    assert abs(h.mean() - (1 + lo) / 2) < 5 * (1 - lo) / np.sqrt(12 * m)
+    assert abs(h.var() - (1 - lo) ** 2 / 12) < 0.05 * (1 - lo) ** 2 / 12
+    # azimuth uniform: the orthogonal components average to zero
+    assert np.all(np.abs(np.asarray(U[:, :2]).mean(axis=0)) < 5 * np.sin(a) / np.sqrt(2 * m))
+
+
+def test_sphere_cap_full_sphere_matches_uniform_moments():
+    U = features.sphere_cap(jax.random.key(4), 20000, jnp.array([1.0, 0, 0, 0, 0]), np.pi)
+    # uniform on S^4: E[u_1^2] = 1/5
+    assert float(jnp.mean(U[:, 0] ** 2)) == pytest.approx(0.2, abs=0.01)
+
+
+def test_sphere_feature_curve_single_neuron_is_exact_with_its_own_unit():
+    d = 4
+    v = jnp.array([[0.6, 0.0, 0.0, 0.0, -0.3]])
+    others = data.sphere(jax.random.key(5), 10, d + 1)
+    errs = features.sphere_feature_curve(jax.random.key(6), v, jnp.concatenate([v, others]),
+                                         n_train=500, n_test=300, ridge=0.0)
+    assert float(errs[0]) < 1e-10 and float(errs[-1]) < 1e-8
+    # the target as weights on the units: same curve, padded with zero weights
+    pad = jnp.concatenate([v, others[:3]])
+    errs2 = features.sphere_feature_curve(jax.random.key(6), pad, jnp.concatenate([v, others]),
+                                          target_weights=jnp.array([1.0, 0, 0, 0]),
+                                          n_train=500, n_test=300, ridge=0.0)
+    np.testing.assert_allclose(errs2, errs, atol=1e-9)
+
+
+def test_features_needed_monotone_in_eps_and_none_when_unreachable():
+    v = jnp.array([[1.0, 0.0, 0.0, -0.5]])
+    easy = features.features_needed(jax.random.key(7), v, eps=0.5, n_features=128)
+    hard = features.features_needed(jax.random.key(7), v, eps=0.2, n_features=128)
+    assert easy.m is not None and easy.errors.shape == (128,)
+    assert hard.m is None or hard.m >= easy.m
+    assert features.features_needed(jax.random.key(7), v, eps=1e-9, n_features=16).m is None
+    assert easy.errors[easy.m - 1] <= 0.5 and (easy.m == 1 or easy.errors[easy.m - 2] > 0.5)
+
+
+def test_train_two_layer_learns_a_single_neuron_and_masks_widths():
+    key = jax.random.key(8)
+    X, Xt = data.sphere(key, 512, 3), data.sphere(jax.random.fold_in(key, 1), 512, 3)
+    f = lambda Z: jax.nn.relu(Z[:, 0] - 0.2)  # noqa: E731
+    out = features.train_two_layer(key, X, f(X), Xt, f(Xt), widths=[1, 3], n_restarts=3,
+                                   n_steps=800)
+    assert out.test_error.shape == (1, 2) and out.train_error.shape == (1, 2)
+    assert float(out.test_error.min()) < 0.05
+    (W0, b0), (W1, b1) = out.params
+    assert W0.shape == (1, 2, 3, 3, 3) and W1.shape == (1, 2, 3, 3, 1)
+    # masked output weights of the width-1 networks never move from their initial values, and
+    # their hidden units receive no gradient
+    init = features.train_two_layer(key, X, f(X), Xt, f(Xt), widths=[1, 3], n_restarts=3,
+                                    n_steps=1, step_size=1e-12, final_step_size=1e-12)
+    np.testing.assert_allclose(W0[0, 0, :, :, 1:], init.params[0][0][0, 0, :, :, 1:], atol=1e-9)
+
+
+def test_train_two_layer_separate_runs_equal_batched_runs():
+    key = jax.random.key(9)
+    X = data.sphere(key, 128, 2)
+    y = jnp.abs(X[:, 0])
+    both = features.train_two_layer(key, jnp.stack([X, X]), jnp.stack([y, 2 * y]),
+                                    jnp.stack([X, X]), jnp.stack([y, 2 * y]), widths=[2],
+                                    n_restarts=1, n_steps=200)
+    # the summed loss is separable: changing data set 2 must not change data set 1's result
+    other = features.train_two_layer(key, jnp.stack([X, X]), jnp.stack([y, -y]),
+                                     jnp.stack([X, X]), jnp.stack([y, -y]), widths=[2],
+                                     n_restarts=1, n_steps=200)
+    assert float(both.test_error[0, 0]) == pytest.approx(float(other.test_error[0, 0]), rel=1e-9)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: features.nested_least_squares(jnp.ones((5, 2)), jnp.ones(4), jnp.ones((3, 2)),
+                                           jnp.ones(3)), "Phi_train and y_train"),
+    (lambda: features.nested_least_squares(jnp.ones((5, 2)), jnp.ones(5), jnp.ones((3, 3)),
+                                           jnp.ones(3)), "Phi_train and Phi_test"),
+    (lambda: features.nested_least_squares(jnp.ones((5, 2)), jnp.ones(5), jnp.ones((3, 2)),
+                                           jnp.ones(3), ridge=-1.0), "ridge"),
+    (lambda: features.first_below([0.1, jnp.nan], 0.2), "errors"),
+    (lambda: features.first_below([0.1], 0.0), "eps"),
+    (lambda: features.sphere_cap(jax.random.key(0), 3, jnp.zeros(3), 0.5), "center"),
+    (lambda: features.sphere_cap(jax.random.key(0), 3, jnp.ones(3), 4.0), "angle"),
+    (lambda: features.sphere_cap(jax.random.key(0), 0, jnp.ones(3), 0.5), "m"),
+    (lambda: features.relu_units(jnp.ones((4, 2)), jnp.ones((3, 2))), "V"),
+    (lambda: features.sphere_feature_curve(jax.random.key(0), jnp.ones((1, 3)), jnp.ones((4, 4)),
+                                           n_train=10), "target_units and feature_units"),
+    (lambda: features.sphere_feature_curve(jax.random.key(0), jnp.ones((2, 3)), jnp.ones((4, 3)),
+                                           target_weights=jnp.ones(3), n_train=10),
+     "target_weights"),
+    (lambda: features.features_needed(jax.random.key(0), jnp.ones((1, 3)), eps=0.1,
+                                      n_features=0), "n_features"),
+    (lambda: features.train_two_layer(jax.random.key(0), jnp.ones((4, 2)), jnp.ones(3),
+                                      jnp.ones((4, 2)), jnp.ones(4), widths=[1]), "y must"),
+    (lambda: features.train_two_layer(jax.random.key(0), jnp.ones((4, 2)), jnp.ones(4),
+                                      jnp.ones((4, 2)), jnp.ones(4), widths=[]), "widths"),
+    (lambda: features.train_two_layer(jax.random.key(0), jnp.ones((4, 2)), jnp.ones(4),
+                                      jnp.ones((4, 2)), jnp.ones(4), widths=[0]), "widths"),
+])
+def test_validation(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,0 +1,135 @@
+"""lib.expressivity.universal_approximation: constructed two-layer nets vs independent formulas, batched fitting, validation."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from lib.expressivity import universal_approximation as A
+from lib import nets
+
+pytestmark = pytest.mark.usefixtures("x64")
+
+
+def _relu_net(params, x):
+    return np.asarray(nets.apply_mlp(params, jnp.asarray(x)[:, None], parameterization="standard",
+                                     b_std=1.0)[:, 0])
+
+
+def _sigmoid_net(params, x):
+    return np.asarray(nets.apply_mlp(params, jnp.asarray(x)[:, None], activation="sigmoid",
+                                     parameterization="standard", b_std=1.0)[:, 0])
+
+
+def test_relu_interpolant_is_the_piecewise_linear_interpolant():
+    rng = np.random.default_rng(0)
+    knots = np.sort(rng.uniform(-2, 3, 12))
+    values = rng.normal(size=12)
+    params = A.relu_interpolant(knots, values)
+    assert params[0][0].shape == (1, 11) and params[1][0].shape == (11, 1)  # width M = 11
+    x = np.linspace(knots[0], knots[-1], 5001)
+    np.testing.assert_allclose(_relu_net(params, x), np.interp(x, knots, values), atol=1e-12)
+    np.testing.assert_allclose(_relu_net(params, knots), values, atol=1e-12)
+    # Outside: constant on the left, last slope on the right.
+    left = _relu_net(params, np.array([knots[0] - 5.0, knots[0] - 0.1]))
+    np.testing.assert_allclose(left, values[0], atol=1e-12)
+    last_slope = (values[-1] - values[-2]) / (knots[-1] - knots[-2])
+    np.testing.assert_allclose(_relu_net(params, np.array([knots[-1] + 2.0])),
+                               values[-1] + 2.0 * last_slope, atol=1e-10)
+
+
+@pytest.mark.parametrize("m", [2, 4, 16, 128])
+def test_kink_interpolation_error_is_2_theta_one_minus_theta_h(m):
+    # |x - 1/3| on the uniform grid of step h = 1/m (m a power of 2): the error is 0 except on
+    # the cell containing 1/3, where it peaks at 1/3 with value 2θ(1−θ)h, θ = frac(m/3).
+    knots = np.linspace(0, 1, m + 1)
+    params = A.relu_interpolant(knots, np.abs(knots - 1 / 3))
+    x = np.sort(np.concatenate([np.linspace(0, 1, 4097), [1 / 3]]))
+    err = np.max(np.abs(_relu_net(params, x) - np.abs(x - 1 / 3)))
+    theta = (m / 3) % 1
+    assert err == pytest.approx(2 * theta * (1 - theta) / m, rel=1e-9)
+    assert err <= 0.5 / m  # the Lipschitz bound L h / 2
+
+
+def test_sigmoid_staircase_tends_to_the_nearest_knot_step_function():
+    knots = np.linspace(0, 1, 9)
+    values = np.cos(5 * knots)
+    params = A.sigmoid_staircase(knots, values, sharpness=1e5)
+    assert params[0][0].shape == (1, 8)
+    # Points at least 1e-3 away from every midpoint: the value at the nearest knot.
+    x = np.linspace(0, 1, 1001)
+    mids = (knots[:-1] + knots[1:]) / 2
+    keep = np.min(np.abs(x[:, None] - mids[None, :]), axis=1) > 1e-3
+    nearest = values[np.argmin(np.abs(x[:, None] - knots[None, :]), axis=1)]
+    np.testing.assert_allclose(_sigmoid_net(params, x[keep]), nearest[keep], atol=1e-12)
+    # At a midpoint the sigmoid is 1/2: the average of the two neighbouring values.
+    np.testing.assert_allclose(_sigmoid_net(params, mids[2:3]), (values[2] + values[3]) / 2,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("c", [0.5, 2.0, 10.0, 40.0])
+def test_staircase_tail_bounds_the_sum_of_sigmoid_deviations(c):
+    # Direct evaluation of sup_x Σ_k σ(−c |x − k|) over many integer centres k (h = 1, a = c).
+    centres = np.arange(-200, 201, dtype=float)
+    x = np.linspace(-1, 1, 2001)
+    total = expit(-c * np.abs(x[:, None] - centres[None, :])).sum(axis=1)
+    s = A.staircase_tail(c, n_terms=400)
+    assert total.max() <= s + 1e-12
+    if c >= 10:  # for sharp steps the bound is tight up to the half-offset terms
+        assert s - total.max() <= 2 * expit(-c / 2)
+    assert A.staircase_tail(200.0) == pytest.approx(0.5, abs=1e-15)
+
+
+@pytest.mark.parametrize("m,sharp", [(4, 10.0), (16, 200.0), (64, 640.0)])
+def test_staircase_error_bound_holds_for_lipschitz_and_holder_targets(m, sharp):
+    knots = np.linspace(0, 1, m + 1)
+    h = 1 / m
+    x = np.sort(np.concatenate([np.linspace(0, 1, 8193), [1 / 3]]))
+    for f, omega in [(lambda t: np.sin(7 * t), lambda d: 7 * d),
+                     (lambda t: np.sqrt(np.abs(t - 1 / 3)), np.sqrt)]:
+        params = A.sigmoid_staircase(knots, f(knots), sharpness=sharp)
+        err = np.max(np.abs(_sigmoid_net(params, x) - f(x)))
+        assert err <= A.staircase_error_bound(omega(h / 2), omega(h), sharpness=sharp, spacing=h)
+
+
+def test_fit_two_layer_stacked_nets_train_independently():
+    x = jnp.linspace(-1, 1, 64)[:, None]
+    Y = jnp.stack([jnp.sin(3 * x[:, 0]), jnp.abs(x[:, 0])], axis=1)
+    key = jax.random.key(0)
+    both = A.fit_two_layer(key, x, Y, width=8, n_steps=200, step_size=1e-2, record_every=50)
+    alone = A.fit_two_layer(key, x, Y[:, 0], width=8, n_steps=200, step_size=1e-2,
+                            record_every=50)
+    assert both.history.shape == (4, 2) and alone.history.shape == (4, 1)
+    # Network 0 is unaffected by network 1 being trained next to it (separable loss, Adam).
+    for (Wb, bb), (Wa, ba) in zip(both.params, alone.params):
+        np.testing.assert_allclose(Wb[0], Wa[0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(bb[0], ba[0], rtol=1e-10, atol=1e-12)
+    pred = A.apply_stacked(both.params, x)
+    assert pred.shape == (64, 2)
+    np.testing.assert_allclose(jnp.mean((pred - Y) ** 2, axis=0), both.history[-1], rtol=1e-10)
+    assert bool(jnp.all(both.history[-1] < both.history[0]))
+
+
+def test_validation_names_the_argument():
+    with pytest.raises(ValueError, match="knots"):
+        A.relu_interpolant([0.0, 1.0, 0.5], [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="knots"):
+        A.relu_interpolant([0.0], [1.0])
+    with pytest.raises(ValueError, match="knots"):
+        A.relu_interpolant(jnp.zeros((2, 2)), jnp.zeros((2, 2)))
+    with pytest.raises(ValueError, match="values"):
+        A.relu_interpolant([0.0, 1.0], [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="values"):
+        A.relu_interpolant([0.0, 1.0], [0.0, jnp.nan])
+    with pytest.raises(ValueError, match="sharpness"):
+        A.sigmoid_staircase([0.0, 1.0], [0.0, 1.0], sharpness=0.0)
+    with pytest.raises(ValueError, match="spacing"):
+        A.staircase_error_bound(0.1, 0.2, sharpness=1.0, spacing=-1.0)
+    x = jnp.zeros((5, 1))
+    with pytest.raises(ValueError, match="rows"):
+        A.fit_two_layer(jax.random.key(0), x, jnp.zeros(4), width=2, n_steps=1, step_size=0.1)
+    with pytest.raises(ValueError, match="width"):
+        A.fit_two_layer(jax.random.key(0), x, jnp.zeros(5), width=0, n_steps=1, step_size=0.1)
+    with pytest.raises(ValueError, match="x"):
+        A.fit_two_layer(jax.random.key(0), jnp.zeros(5), jnp.zeros(5), width=2, n_steps=1,
+                        step_size=0.1)

@@ -1,0 +1,197 @@
+"""lib.generalization.benign_overfitting: effective ranks against NumPy, the critical index against brute force, the exact
+conditional bias/variance against Monte Carlo over the noise and against each other (block vs
+explicit design), the Bartlett tail sampler against Wishart moments, and input validation."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lib.generalization import benign_overfitting as bn
+from lib import data
+from lib.ridgeless import min_norm_interpolator
+
+
+pytestmark = pytest.mark.usefixtures("x64")
+
+
+def _np_ranks(lam):
+    lam = np.asarray(lam, dtype=float)
+    r = np.array([lam[k:].sum() / lam[k] for k in range(lam.size)])
+    R = np.array([lam[k:].sum() ** 2 / (lam[k:] ** 2).sum() for k in range(lam.size)])
+    return r, R
+
+
+# ---------------------------------------------------------------- effective ranks, k*
+
+def test_effective_ranks_match_numpy_for_an_array():
+    lam = np.sort(np.random.default_rng(0).exponential(size=40))[::-1]
+    r, R = bn.effective_ranks(jnp.asarray(lam))
+    r_np, R_np = _np_ranks(lam)
+    np.testing.assert_allclose(r, r_np, rtol=1e-12)
+    np.testing.assert_allclose(R, R_np, rtol=1e-12)
+
+
+def test_effective_ranks_of_block_spectrum_match_full_array():
+    spec = bn.block_spectrum(jnp.array([3.0, 1.0, 0.5, 0.2]), 0.01, 300)
+    full = np.asarray(bn.eigenvalues(spec))
+    assert full.shape == (304,) and spec.dim == 304
+    r_np, R_np = _np_ranks(full)
+    ks = np.array([0, 1, 2, 3, 4, 5, 100, 303])
+    r, R = bn.effective_ranks(spec, ks)
+    np.testing.assert_allclose(r, r_np[ks], rtol=1e-10)
+    np.testing.assert_allclose(R, R_np[ks], rtol=1e-10)
+    # flat tail: r_k = R_k = d - k
+    np.testing.assert_allclose(r[4:], 304 - ks[4:], rtol=1e-12)
+
+
+def test_isotropic_ranks_are_the_dimension():
+    r, R = bn.effective_ranks(bn.isotropic(50), np.array([0, 7]))
+    np.testing.assert_allclose(r, [50, 43])
+    np.testing.assert_allclose(R, [50, 43])
+
+
+@pytest.mark.parametrize("n,b", [(5, 1.0), (20, 1.0), (20, 0.25), (400, 1.0)])
+def test_critical_index_brute_force(n, b):
+    spec = bn.power_law(200, alpha=1.5)
+    r_np, _ = _np_ranks(np.asarray(bn.eigenvalues(spec)))
+    hits = np.nonzero(r_np >= b * n)[0]
+    expected = int(hits[0]) if hits.size else 200
+    assert bn.critical_index(spec, n, b=b) == expected
+
+
+def test_bllt_terms_spike_tail():
+    n = 100
+    spec = bn.spike_tail(n, spike=(1.0, 0.5, 0.25), tail_mass=2.0, tail_exponent=1.5)
+    assert spec.tail_dim == 1000
+    np.testing.assert_allclose(spec.tail_value, 2.0 / 1000)
+    t = bn.bllt_terms(spec, n, signal=2.0, noise=0.5)
+    assert t.k_star == 3
+    np.testing.assert_allclose(t.R_kstar, 1000.0, rtol=1e-12)
+    np.testing.assert_allclose(t.r0, 1.75 + 2.0, rtol=1e-12)
+    np.testing.assert_allclose(t.variance, 0.25 * (3 / n + n / 1000))
+    np.testing.assert_allclose(t.bias, 4.0 * 1.0 * np.sqrt(3.75 / n))
+    # no k reaches b n: infinite variance term
+    assert bn.bllt_terms(bn.power_law(20, alpha=2.0), 50).variance == np.inf
+
+
+# ---------------------------------------------------------------- exact conditional risk
+
+def test_min_norm_bias_variance_matches_monte_carlo_over_noise():
+    n, d, sigma, m = 15, 40, 0.7, 2000
+    eigs = jnp.asarray(np.geomspace(2.0, 0.05, d))
+    X = data.gaussian(jax.random.key(0), n, d, cov_eigs=eigs)
+    theta = jax.random.normal(jax.random.key(1), (d,))
+    bias, var = bn.min_norm_bias_variance(X, eigs, theta, noise=sigma)
+    noise = sigma * jax.random.normal(jax.random.key(2), (n, m))
+    fits = min_norm_interpolator(X, (X @ theta)[:, None] + noise)          # (d, m)
+    np.testing.assert_allclose(X @ fits, (X @ theta)[:, None] + noise, atol=1e-8)  # interpolates
+    risk = np.asarray(jnp.sum(eigs[:, None] * (fits - theta[:, None]) ** 2, axis=0))
+    se = risk.std(ddof=1) / np.sqrt(m)
+    assert abs(risk.mean() - (bias + var)) < 4 * se                         # 4 SE: P(fail) < 1e-4
+    # the noise-free fit has exactly the bias and the variance is sigma² tr(X⁺ᵀ Σ X⁺)
+    pinv = np.linalg.pinv(np.asarray(X))
+    e0 = pinv @ np.asarray(X @ theta) - np.asarray(theta)
+    np.testing.assert_allclose(bias, e0 @ (np.asarray(eigs) * e0), rtol=1e-9)
+    np.testing.assert_allclose(var, sigma ** 2 * np.trace(pinv.T @ np.diag(eigs) @ pinv), rtol=1e-9)
+
+
+def test_block_formula_equals_explicit_design():
+    n, p = 12, 50
+    spec = bn.block_spectrum(jnp.array([2.0, 1.0, 0.5]), 0.1, p)
+    kh, kw = jax.random.split(jax.random.key(3))
+    H = jax.random.normal(kh, (n, 3)) * jnp.sqrt(spec.head)
+    W = jax.random.normal(kw, (n, p))
+    X = jnp.concatenate([H, jnp.sqrt(spec.tail_value) * W], axis=1)
+    theta = jnp.array([1.0, -0.5, 0.3])
+    b1, v1 = bn.block_bias_variance(H, W, spec, theta, noise=0.4)
+    b2, v2 = bn.min_norm_bias_variance(X, bn.eigenvalues(spec),
+                                       jnp.concatenate([theta, jnp.zeros(p)]), noise=0.4)
+    np.testing.assert_allclose([b1, v1], [b2, v2], rtol=1e-9)
+    # a Gram factor F with F Fᵀ = W Wᵀ (Cholesky) gives the same numbers
+    F = jnp.linalg.cholesky(W @ W.T)
+    np.testing.assert_allclose(bn.block_bias_variance(H, F, spec, theta, noise=0.4), [b1, v1],
+                               rtol=1e-9)
+
+
+def test_bartlett_tail_has_wishart_moments():
+    n, p, m = 6, 30, 1000
+    spec = bn.block_spectrum(jnp.array([1.0]), 0.5, p)
+    H, F = bn.sample_design(jax.random.key(4), spec, n)
+    assert H.shape == (n, 1) and F.shape == (n, n)
+    assert np.all(np.triu(np.asarray(F), 1) == 0) and np.all(np.diag(np.asarray(F)) > 0)
+    # many draws at once through the same internals (sample_design draws one)
+    kc, ks = jax.random.split(jax.random.key(5))
+    chi2 = bn._chi2_draws(kc, p, n, m, jnp.float64)
+    Fs = jax.vmap(lambda k, c: bn._sample(k, c, spec.head, n, True)[1])(jax.random.split(ks, m),
+                                                                       chi2)
+    grams = np.asarray(Fs @ jnp.swapaxes(Fs, 1, 2))
+    # Wishart_n(p, I): E G = p I, Var G_ii = 2p, Var G_ij = p (i ≠ j)
+    mean = grams.mean(axis=0)
+    se_diag, se_off = np.sqrt(2 * p / m), np.sqrt(p / m)
+    assert np.all(np.abs(np.diag(mean) - p) < 4 * se_diag)
+    off = mean[~np.eye(n, dtype=bool)]
+    assert np.all(np.abs(off) < 4 * se_off)
+    # sample variances: relative SE ≈ √((2 + excess kurtosis)/m) ≤ 5% here, so 20% is 4 SE
+    np.testing.assert_allclose(grams[:, 0, 1].var(), p, rtol=0.2)
+    np.testing.assert_allclose(grams[:, 2, 2].var(), 2 * p, rtol=0.2)
+
+
+def test_risk_draws_match_explicit_sampling():
+    n, p, reps = 10, 40, 300
+    spec = bn.block_spectrum(jnp.array([1.0, 0.3]), 0.05, p)
+    theta, sigma = jnp.array([1.0, 1.0]), 0.5
+    b, var = bn.risk_draws(jax.random.key(5), spec, n, theta=theta, noise=sigma, reps=reps)
+    assert b.shape == var.shape == (reps,)
+    fast = np.asarray(b + var)
+    eigs = bn.eigenvalues(spec)
+    th_full = jnp.concatenate([theta, jnp.zeros(p)])
+
+    def explicit(k):
+        X = data.gaussian(k, n, spec.dim, cov_eigs=eigs)
+        return sum(bn.min_norm_bias_variance(X, eigs, th_full, noise=sigma))
+    slow = np.asarray(jax.vmap(explicit)(jax.random.split(jax.random.key(6), reps)))
+    se = np.sqrt(fast.var(ddof=1) / reps + slow.var(ddof=1) / reps)
+    assert abs(fast.mean() - slow.mean()) < 4 * se
+
+
+# ---------------------------------------------------------------- validation
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="head"):
+        bn.block_spectrum(jnp.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="head"):
+        bn.block_spectrum(jnp.array([1.0, -1.0]))
+    with pytest.raises(ValueError, match="tail_value"):
+        bn.block_spectrum(jnp.array([1.0]), 2.0, 10)
+    with pytest.raises(ValueError, match="tail_dim"):
+        bn.block_spectrum(jnp.array([1.0]), 0.5, -1)
+    with pytest.raises(ValueError, match="spec"):
+        bn.effective_ranks(np.array([[1.0]]))
+    with pytest.raises(ValueError, match="ks"):
+        bn.effective_ranks(bn.isotropic(5), np.array([5]))
+    with pytest.raises(ValueError, match="n"):
+        bn.critical_index(bn.isotropic(5), 0)
+    with pytest.raises(ValueError, match="b"):
+        bn.critical_index(bn.isotropic(5), 3, b=0.0)
+    with pytest.raises(ValueError, match="tail_dim"):
+        bn.sample_design(jax.random.key(0), bn.block_spectrum(jnp.ones(1), 0.5, 3), 10)
+    with pytest.raises(ValueError, match="theta"):
+        bn.risk_draws(jax.random.key(0), bn.isotropic(20), 5, theta=jnp.ones(2), noise=1.0,
+                      reps=2)
+    with pytest.raises(ValueError, match="noise"):
+        bn.risk_draws(jax.random.key(0), bn.isotropic(20), 5, theta=jnp.ones(1), noise=-1.0,
+                      reps=2)
+    with pytest.raises(ValueError, match="d = "):
+        bn.risk_draws(jax.random.key(0), bn.power_law(4, alpha=2.0), 5, theta=jnp.ones(4),
+                      noise=1.0, reps=2)
+    with pytest.raises(ValueError, match="eigs"):
+        bn.min_norm_bias_variance(jnp.ones((3, 4)), -jnp.ones(4), jnp.ones(4), noise=1.0)
+    with pytest.raises(ValueError, match="X and eigs"):
+        bn.min_norm_bias_variance(jnp.ones((3, 4)), jnp.ones(5), jnp.ones(4), noise=1.0)
+    with pytest.raises(ValueError, match="H"):
+        bn.block_bias_variance(jnp.ones((3, 2)), jnp.ones((3, 3)), bn.isotropic(5), jnp.ones(1),
+                               noise=1.0)
+    with pytest.raises(ValueError, match="tail_exponent"):
+        bn.spike_tail(10, tail_exponent=-1.0)
+    with pytest.raises(ValueError, match="alpha"):
+        bn.power_law(10, alpha=0.0)

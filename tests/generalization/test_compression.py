@@ -1,0 +1,186 @@
+"""lib.generalization.compression: effective dof against the eigenvalue formula, leverage scores, the greedy
+selection against a brute-force NumPy implementation, exactness of the ridge reconstruction,
+the pruned forward pass against a direct computation, the bounds, and input validation."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lib.generalization import compression as cp
+from lib import nets
+
+pytestmark = pytest.mark.usefixtures("x64")
+
+
+def _features(seed, n=200, p=12, rank=None):
+    k1, k2 = jax.random.split(jax.random.key(seed))
+    if rank is None:
+        return jax.nn.relu(jax.random.normal(k1, (n, p), dtype=jnp.float64))
+    B = jax.random.normal(k1, (n, rank), dtype=jnp.float64)
+    return B @ jax.random.normal(k2, (rank, p), dtype=jnp.float64)
+
+
+def test_covariance_and_effective_dof_match_eigen_formula():
+    H = _features(0)
+    cov = cp.covariance(H)
+    np.testing.assert_allclose(cov, np.asarray(H).T @ np.asarray(H) / H.shape[0], rtol=1e-12)
+    lams = np.array([1e-3, 0.1, 1.0, 10.0])
+    mu = np.linalg.eigvalsh(np.asarray(cov))
+    expected = [np.sum(mu / (mu + l)) for l in lams]
+    np.testing.assert_allclose(cp.effective_dof(cov, lams), expected, rtol=1e-10)
+    # trace form tr(Σ(Σ+λ)^{-1})
+    direct = np.trace(np.asarray(cov) @ np.linalg.inv(np.asarray(cov) + 0.1 * np.eye(12)))
+    np.testing.assert_allclose(cp.effective_dof(cov, 0.1), direct, rtol=1e-10)
+    np.testing.assert_allclose(cp.effective_dof_from_eigs(mu, lams), expected, rtol=1e-10)
+    # limits: rank as λ→0, tr Σ / λ as λ→∞; monotone decreasing
+    N = np.asarray(cp.effective_dof(cov, np.geomspace(1e-9, 1e6, 30)))
+    assert np.all(np.diff(N) < 0)
+    assert abs(N[0] - 12) < 1e-5
+    np.testing.assert_allclose(N[-1], np.trace(np.asarray(cov)) / 1e6, rtol=1e-4)
+
+
+def test_leverage_scores_sum_to_dof_and_lie_in_unit_interval():
+    cov = cp.covariance(_features(1))
+    tau = np.asarray(cp.ridge_leverage_scores(cov, 0.05))
+    assert np.all((tau >= 0) & (tau < 1))
+    np.testing.assert_allclose(tau.sum(), cp.effective_dof(cov, 0.05), rtol=1e-10)
+
+
+def _greedy_numpy(S, m, lam, w=None, theta=0.0):
+    p = S.shape[0]
+    J = []
+    for _ in range(m):
+        best, best_val = None, np.inf
+        for j in range(p):
+            if j in J:
+                continue
+            K = J + [j]
+            R = S - S[:, K] @ np.linalg.solve(S[np.ix_(K, K)] + lam * np.eye(len(K)), S[K, :])
+            val = np.trace(R) + (theta * w @ R @ w if w is not None else 0.0)
+            if val < best_val:
+                best, best_val = j, val
+        J.append(best)
+    return J
+
+
+@pytest.mark.parametrize("theta", [0.0, 3.0])
+def test_greedy_selection_matches_brute_force(theta):
+    S = np.asarray(cp.covariance(_features(2, p=10)))
+    w = np.asarray(jax.random.normal(jax.random.key(3), (10,), dtype=jnp.float64))
+    J = cp.select_units(S, 5, lam=0.03, out_weights=w, theta=theta)
+    assert list(np.asarray(J)) == _greedy_numpy(S, 5, 0.03, w, theta)
+    assert len(set(np.asarray(J).tolist())) == 5
+
+
+def test_residual_is_the_regularized_reconstruction_error():
+    H = _features(4, p=10)
+    cov = cp.covariance(H)
+    J = jnp.array([0, 3, 5])
+    lam = 0.2
+    A = cp.reconstruction_matrix(cov, J, lam=lam)
+    R = cp.residual_covariance(cov, J, lam=lam)
+    # objective E||φ − Aφ_J||² + λ||A||² at the minimizer equals tr R, and perturbing A increases it
+    Hn, An = np.asarray(H), np.asarray(A)
+    obj = lambda B: np.mean(np.sum((Hn - Hn[:, [0, 3, 5]] @ B.T) ** 2, 1)) + lam * np.sum(B ** 2)
+    np.testing.assert_allclose(obj(An), np.trace(np.asarray(R)), rtol=1e-10)
+    E = np.asarray(jax.random.normal(jax.random.key(5), An.shape, dtype=jnp.float64))
+    assert obj(An + 1e-3 * E) > obj(An)
+    # output error is bounded by wᵀRw
+    w = np.arange(10.0)
+    err = np.mean((Hn @ w - Hn[:, [0, 3, 5]] @ (An.T @ w)) ** 2)
+    assert err <= w @ np.asarray(R) @ w + 1e-12
+
+
+def test_reconstruction_exact_for_full_set_and_small_lam():
+    cov = cp.covariance(_features(6, p=10))
+    J = jnp.arange(10)
+    A = cp.reconstruction_matrix(cov, J, lam=1e-12)
+    np.testing.assert_allclose(A, np.eye(10), atol=1e-8)
+    np.testing.assert_allclose(cp.residual_covariance(cov, J, lam=1e-12), 0.0, atol=1e-9)
+
+
+def test_low_rank_layer_is_rebuilt_from_rank_many_units():
+    cov = cp.covariance(_features(7, p=10, rank=4))
+    J = cp.select_units(cov, 4, lam=1e-12)
+    R = cp.residual_covariance(cov, J, lam=1e-12)
+    assert float(jnp.abs(R).max()) < 1e-7 * float(jnp.abs(cov).max())
+
+
+def test_leverage_sample_distinct_and_follows_scores():
+    cov = cp.covariance(_features(8, p=6))
+    J = cp.leverage_sample(jax.random.key(0), cov, 4, lam=0.1)
+    assert len(set(np.asarray(J).tolist())) == 4
+    # with m = 1 the frequencies are proportional to τ
+    keys = jax.random.split(jax.random.key(1), 2000)
+    draws = np.asarray(jax.vmap(lambda k: cp.leverage_sample(k, cov, 1, lam=0.1)[0])(keys))
+    tau = np.asarray(cp.ridge_leverage_scores(cov, 0.1))
+    freq = np.bincount(draws, minlength=6) / 2000
+    np.testing.assert_allclose(freq, tau / tau.sum(), atol=4 * np.sqrt(0.25 / 2000))
+
+
+@pytest.mark.parametrize("parameterization,layer", [("standard", 1), ("ntk", 2),
+                                                     ("mean_field", 1)])
+def test_prune_mlp_equals_direct_reconstructed_forward_pass(parameterization, layer):
+    d, p = 5, 10
+    params = nets.init_mlp(jax.random.key(9), [d, p, p, 1], parameterization=parameterization,
+                           b_std=0.5)
+    x = jax.random.normal(jax.random.key(10), (30, d), dtype=jnp.float64)
+    kw = dict(parameterization=parameterization, b_std=0.5)
+    H = cp.hidden_activations(params, x, layer=layer, **kw)
+    assert H.shape == (30, p)
+    J = jnp.array([1, 4, 6, 7])
+    A = jax.random.normal(jax.random.key(11), (p, 4), dtype=jnp.float64)
+    pruned = cp.prune_mlp(params, J, A, layer=layer, parameterization=parameterization)
+    out = nets.apply_mlp(pruned, x, **kw)
+    # direct: replace φ by A φ_J at this layer and continue the original network
+    h = (H[:, J] @ A.T)
+    for l in range(layer, len(params)):
+        W, b = params[l]
+        if l > layer:
+            h = jax.nn.relu(h)
+        mult = nets.layer_multiplier(parameterization, W.shape[0], l == len(params) - 1, 1.0)
+        h = mult * (h @ W) + 0.5 * b
+    np.testing.assert_allclose(out, h, rtol=1e-10, atol=1e-12)
+    # identity reconstruction with all units reproduces the network
+    full = cp.prune_mlp(params, jnp.arange(p), jnp.eye(p), layer=layer,
+                        parameterization=parameterization)
+    np.testing.assert_allclose(nets.apply_mlp(full, x, **kw), nets.apply_mlp(params, x, **kw),
+                               rtol=1e-12)
+
+
+def test_bounds_and_param_count():
+    assert cp.count_params([20, 64, 1]) == 21 * 64 + 65
+    n = 1000
+    b = cp.parameter_count_bound(100, n, delta=0.05)
+    np.testing.assert_allclose(b, np.sqrt((100 * np.log(n) + np.log(20)) / n), rtol=1e-12)
+    c = cp.compression_bound(0.04, 100, n, delta=0.05)
+    np.testing.assert_allclose(c, 0.2 + b, rtol=1e-12)
+
+
+def test_input_validation():
+    cov = cp.covariance(_features(12, p=5))
+    with pytest.raises(ValueError, match="cov"):
+        cp.effective_dof(jnp.ones((3, 4)), 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        cp.effective_dof(cov, 0.0)
+    with pytest.raises(ValueError, match="lam"):
+        cp.select_units(cov, 2, lam=-1.0)
+    with pytest.raises(ValueError, match="m"):
+        cp.select_units(cov, 6, lam=0.1)
+    with pytest.raises(ValueError, match="out_weights"):
+        cp.select_units(cov, 2, lam=0.1, out_weights=jnp.ones(4), theta=1.0)
+    with pytest.raises(ValueError, match="units"):
+        cp.reconstruction_matrix(cov, jnp.array([0, 0]), lam=0.1)
+    with pytest.raises(ValueError, match="units"):
+        cp.reconstruction_matrix(cov, jnp.array([0, 7]), lam=0.1)
+    with pytest.raises(ValueError, match="H"):
+        cp.covariance(jnp.array([1.0, jnp.nan]))
+    params = nets.init_mlp(jax.random.key(0), [3, 5, 1])
+    with pytest.raises(ValueError, match="recon"):
+        cp.prune_mlp(params, jnp.array([0, 1]), jnp.ones((5, 3)))
+    with pytest.raises(ValueError, match="layer"):
+        cp.hidden_activations(params, jnp.ones((2, 3)), layer=2)
+    with pytest.raises(ValueError, match="recon_error"):
+        cp.compression_bound(-1.0, 10, 100)
+    with pytest.raises(ValueError, match="delta"):
+        cp.parameter_count_bound(10, 100, delta=0.0)

@@ -1,0 +1,150 @@
+"""lib.optimization.ntk_training: kernel gradient descent against the explicit iteration and against GD on an
+explicit linear model, the distance travelled against the parameter iterates, the norm bound
+against NumPy, the symmetric initialization, one-pass averaged SGD against a NumPy loop, and
+input validation."""
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lib import nets, ntk
+from lib.optimization import ntk_training as linearized
+
+pytestmark = pytest.mark.usefixtures("x64")
+
+
+def _features(seed=0, n=7, m=5, p=12):
+    k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
+    J = np.asarray(jax.random.normal(k1, (n, p)))
+    Jt = np.asarray(jax.random.normal(k2, (m, p)))
+    y = np.asarray(jax.random.normal(k3, (n,)))
+    return J, Jt, y
+
+
+def test_kernel_gd_matches_explicit_iteration_and_linear_model():
+    J, Jt, y = _features()
+    n = J.shape[0]
+    K, Kt = J @ J.T, Jt @ J.T
+    eta, steps = 0.3, np.array([0, 1, 5, 40, 17])
+    f0, f0t = np.linspace(-1, 1, n), np.linspace(0.5, -0.5, Jt.shape[0])
+    out = linearized.kernel_gd(K, y, Kt, steps, step_size=eta, f0_train=f0, f0_test=f0t)
+    # GD on the linear model f(x) = f0(x) + φ(x)ᵀw, loss (1/2n)||Jw + f0 - y||²
+    w = np.zeros(J.shape[1])
+    train, test = {}, {}
+    for t in range(41):
+        train[t], test[t] = f0 + J @ w, f0t + Jt @ w
+        w = w - eta * J.T @ (J @ w + f0 - y) / n
+    np.testing.assert_allclose(out.train, np.stack([train[t] for t in steps]), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.test, np.stack([test[t] for t in steps]), rtol=1e-10, atol=1e-12)
+
+
+def test_kernel_gd_limit_is_kernel_interpolation_and_handles_zero_eigenvalues():
+    J, Jt, y = _features(n=5, p=20)
+    K, Kt = J @ J.T, Jt @ J.T
+    out = linearized.kernel_gd(K, y, Kt, [20000], step_size=0.05)   # η λ_max(K)/n < 2
+    np.testing.assert_allclose(out.train[0], y, atol=1e-8)
+    np.testing.assert_allclose(out.test[0], Kt @ np.linalg.solve(K, y), rtol=1e-7)
+    # rank-deficient kernel (n > p): the null-space component of the residual never moves
+    J2, _, y2 = _features(n=8, p=3)
+    out2 = linearized.kernel_gd(J2 @ J2.T, y2, None, [0, 10, 5000], step_size=0.5)
+    assert out2.test is None
+    P = J2 @ np.linalg.pinv(J2)
+    np.testing.assert_allclose(out2.train[-1], P @ y2, atol=1e-8)
+    np.testing.assert_allclose(out2.train[0], 0.0, atol=1e-14)
+
+
+def test_kernel_gd_distance_matches_parameter_iterates():
+    J, _, y = _features(seed=3)
+    n = J.shape[0]
+    eta = 0.2
+    w, dist = np.zeros(J.shape[1]), []
+    for t in range(31):
+        dist.append(np.linalg.norm(w))
+        w = w - eta * J.T @ (J @ w - y) / n
+    got = linearized.kernel_gd_distance(J @ J.T, y, np.arange(31), step_size=eta)
+    np.testing.assert_allclose(got, dist, rtol=1e-9, atol=1e-12)
+    # the limit is sqrt(yᵀK⁻¹y) = sqrt(n/2) · norm_bound
+    lim = linearized.kernel_gd_distance(J @ J.T, y, [10 ** 6], step_size=eta)[0]
+    bound = linearized.norm_bound(J @ J.T, y)
+    np.testing.assert_allclose(lim, np.sqrt(y @ np.linalg.solve(J @ J.T, y)), rtol=1e-8)
+    np.testing.assert_allclose(bound, np.sqrt(2 * y @ np.linalg.solve(J @ J.T, y) / n), rtol=1e-10)
+
+
+def test_kernel_gd_negative_contraction_factor():
+    # η λ/n > 1: the factor 1 − ηλ/n is negative and alternates in sign (still stable when < 2)
+    K = np.diag([3.0, 1.0])
+    y = np.array([1.0, 1.0])
+    out = linearized.kernel_gd(K, y, None, [1, 2, 3], step_size=1.0)   # factors -0.5 and 0.5
+    want = [y - np.array([(-0.5) ** t, 0.5 ** t]) for t in (1, 2, 3)]
+    np.testing.assert_allclose(out.train, want, rtol=1e-12)
+
+
+def test_symmetric_two_layer_zero_output_and_ntk():
+    d, M = 4, 4000
+    p = linearized.symmetric_two_layer(jax.random.key(0), d, M, b_std=0.5)
+    x = jax.random.normal(jax.random.key(1), (6, d)) * 2.0
+    f = nets.apply_mlp(p, x, parameterization="ntk", b_std=0.5)
+    np.testing.assert_allclose(f, 0.0, atol=1e-12)      # zero up to the rounding of the sums
+    emp = ntk.empirical(partial(nets.apply_mlp, parameterization="ntk", b_std=0.5), p, x, x)
+    ana = ntk.infinite_width(x, x, depth=1, b_std=0.5).ntk
+    # Monte-Carlo over M/2 = 2000 distinct units (plus the output bias term b_std²): ~2-3% error
+    assert float(jnp.linalg.norm(emp - ana) / jnp.linalg.norm(ana)) < 0.08
+
+
+def test_averaged_sgd_matches_numpy_loop():
+    k1, k2 = jax.random.split(jax.random.key(4))
+    X = np.asarray(jax.random.normal(k1, (50, 3)))
+    y = np.asarray(jax.random.normal(k2, (50,)))
+    th0 = np.array([0.1, -0.2, 0.3])
+    eta, lam = 0.05, 0.3
+    th, traj = th0.copy(), [th0.copy()]
+    for x, yt in zip(X, y):
+        th = th - eta * ((x @ th - yt) * x + lam * (th - th0))
+        traj.append(th.copy())
+    out = linearized.averaged_sgd(X, y, step_size=eta, ridge=lam, theta0=th0)
+    np.testing.assert_allclose(out.last, th, rtol=1e-12)
+    np.testing.assert_allclose(out.average, np.mean(traj, axis=0), rtol=1e-12)
+
+
+def test_averaged_sgd_converges_to_ridge_solution():
+    # noiseless, well-conditioned: the average tends to θ* (λ = 0) at rate ~1/T
+    X = np.asarray(jax.random.normal(jax.random.key(5), (4000, 2)))
+    theta = np.array([1.0, -2.0])
+    out = linearized.averaged_sgd(X, X @ theta, step_size=0.1)
+    np.testing.assert_allclose(out.last, theta, atol=1e-8)
+    assert np.linalg.norm(out.average - theta) < 0.01
+
+
+def test_validation():
+    K = np.eye(3)
+    y = np.ones(3)
+    with pytest.raises(ValueError, match="K_train"):
+        linearized.kernel_gd(np.ones((3, 2)), y, steps=[1], step_size=1.0)
+    with pytest.raises(ValueError, match="steps"):
+        linearized.kernel_gd(K, y, steps=[-1], step_size=1.0)
+    with pytest.raises(ValueError, match="steps"):
+        linearized.kernel_gd(K, y, steps=[0.5], step_size=1.0)
+    with pytest.raises(ValueError, match="step_size"):
+        linearized.kernel_gd(K, y, steps=[1], step_size=0.0)
+    with pytest.raises(ValueError, match="K_test_train"):
+        linearized.kernel_gd(K, y, np.ones((2, 4)), [1], step_size=1.0)
+    with pytest.raises(ValueError, match="f0_train"):
+        linearized.kernel_gd(K, y, steps=[1], step_size=1.0, f0_train=np.ones(2))
+    with pytest.raises(ValueError, match="f0_test"):
+        linearized.kernel_gd(K, y, steps=[1], step_size=1.0, f0_test=np.ones(2))
+    with pytest.raises(ValueError, match="y"):
+        linearized.norm_bound(K, np.ones(4))
+    with pytest.raises(ValueError, match="y"):
+        linearized.kernel_gd_distance(K, np.array([1.0, np.nan, 0.0]), [1], step_size=1.0)
+    with pytest.raises(ValueError, match="width"):
+        linearized.symmetric_two_layer(jax.random.key(0), 3, 5)
+    with pytest.raises(ValueError, match="key"):
+        linearized.symmetric_two_layer(3, 3, 4)
+    with pytest.raises(ValueError, match="ridge"):
+        linearized.averaged_sgd(np.ones((4, 2)), np.ones(4), step_size=0.1, ridge=-1.0)
+    with pytest.raises(ValueError, match="theta0"):
+        linearized.averaged_sgd(np.ones((4, 2)), np.ones(4), step_size=0.1, theta0=np.ones(3))
+    with pytest.raises(ValueError, match="X"):
+        linearized.averaged_sgd(np.ones((4, 2)), np.ones(5), step_size=0.1)
