@@ -1,4 +1,4 @@
-"""Kernels of random and trained features: arc-cosine kernels, conjugate kernels, alignment,
+"""Kernels of random and trained features: arc-cosine, Gaussian and Laplace kernels, conjugate kernels, alignment,
 and the Mercer spectrum of dot-product kernels on the sphere.
 
 Arc-cosine kernels
@@ -11,6 +11,11 @@ Arc-cosine kernels
 with ``J_0 = π − θ``, ``J_1 = sin θ + (π − θ) cos θ``,
 ``J_2 = 3 sin θ cos θ + (π − θ)(1 + 2 cos² θ)``. On unit vectors it is the dot-product kernel
 ``arccos_kappa(t, order=n) = J_n(arccos t)/π``.
+
+Translation-invariant kernels
+-----------------------------
+``gaussian_kernel(x1, x2, bandwidth=ℓ)`` is ``exp(−‖x − x'‖² / (2ℓ²))`` and
+``laplace_kernel(x1, x2, bandwidth=ℓ)`` is ``exp(−‖x − x'‖ / ℓ)``; both return ``(n1, n2)``.
 
 Conjugate kernel
 ----------------
@@ -55,7 +60,8 @@ from scipy import special
 from . import _validate as v
 from . import nets
 
-__all__ = ["ARCCOS_ORDERS", "arccos_kappa", "arccos_kernel", "hidden_features", "conjugate_kernel",
+__all__ = ["ARCCOS_ORDERS", "arccos_kappa", "arccos_kernel", "gaussian_kernel", "laplace_kernel",
+           "hidden_features", "conjugate_kernel",
            "kernel_alignment", "kernel_ridge_path", "SphereSpectrum", "harmonic_multiplicity",
            "sphere_eigenvalues"]
 
@@ -99,6 +105,54 @@ def arccos_kernel(x1, x2, *, order: int = 1) -> jax.Array:
     x2 = v.float_array(x2, "x2", ndim=2)
     v.same_dim(x1, x2, "x1", "x2")
     return _arccos_kernel(x1, x2, order)
+
+
+def _pair(x1, x2):
+    x1 = v.float_array(x1, "x1", ndim=2)
+    x2 = v.float_array(x2, "x2", ndim=2)
+    v.same_dim(x1, x2, "x1", "x2")
+    dtype = jnp.result_type(x1.dtype, x2.dtype)
+    return x1.astype(dtype), x2.astype(dtype)
+
+
+@jax.jit
+def _gaussian(x1, x2, bandwidth):
+    sq_dists = (jnp.sum(x1 * x1, axis=1)[:, None] + jnp.sum(x2 * x2, axis=1)[None, :]
+                - 2.0 * x1 @ x2.T)
+    return jnp.exp(-jnp.maximum(sq_dists, 0.0) / (2.0 * bandwidth ** 2))
+
+
+@jax.jit
+def _laplace(x1, x2, bandwidth):
+    # Distances from explicit differences: the expansion ‖x‖² + ‖x'‖² − 2⟨x, x'⟩ loses ~√eps
+    # of accuracy under the square root (and breaks the symmetry of K). Rows are processed one
+    # at a time by lax.map to keep the memory at O(n2 · d).
+    def row(a):
+        return jnp.exp(-jnp.sqrt(jnp.sum((x2 - a) ** 2, axis=1)) / bandwidth)
+    return jax.lax.map(row, x1)
+
+
+def gaussian_kernel(x1, x2, *, bandwidth) -> jax.Array:
+    """Gaussian (RBF) kernel ``k(x, x') = exp(−‖x − x'‖² / (2 · bandwidth²))``, shape ``(n1, n2)``.
+
+    ``bandwidth`` (``> 0``) is the standard deviation ℓ of the Gaussian, not its variance nor
+    ``1/(2ℓ²)``. Squared distances are expanded as ``‖x‖² + ‖x'‖² − 2⟨x, x'⟩`` (one matrix
+    product, clipped at 0). Works inside ``jax.jit`` (``bandwidth`` may then be traced).
+    """
+    x1, x2 = _pair(x1, x2)
+    bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
+    return _gaussian(x1, x2, jnp.asarray(bandwidth, x1.dtype))
+
+
+def laplace_kernel(x1, x2, *, bandwidth) -> jax.Array:
+    """Laplace (exponential) kernel ``k(x, x') = exp(−‖x − x'‖ / bandwidth)``, shape ``(n1, n2)``.
+
+    In one dimension its RKHS is the Sobolev space ``H¹``. Distances are computed from explicit
+    differences, one row of ``x1`` at a time, so ``laplace_kernel(x, x)`` is exactly symmetric.
+    """
+    x1, x2 = _pair(x1, x2)
+    bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
+    return _laplace(x1, x2, jnp.asarray(bandwidth, x1.dtype))
 
 
 def _check_layer(params, layer: int) -> int:
