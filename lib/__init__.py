@@ -10,7 +10,8 @@ Core kernels (see DESIGN.md)
                  double-descent asymptotics, Marchenko–Pastur
   mfld           mean-field Langevin dynamics of interacting particles (one integrator)
 What they share
-  kernels        dot-product kernels of the sphere (arc-cosine), conjugate kernels, Mercer spectra
+  activations    activation functions, their derivatives and Gaussian expectations (dual kernels)
+  kernels        arc-cosine, Gaussian and Laplace kernels, conjugate kernels, Mercer spectra
   nets           MLPs in standard / NTK / mean-field parameterization, jitted training loops
   data           synthetic data sets (explicit PRNG keys, no downloads)
   stats          power-law fits and Monte-Carlo error bars for the check cells
@@ -33,7 +34,8 @@ nor any topic module.
 """
 from ._lazy import submodule_getattr
 
-CORE = ("ntk", "ridgeless", "mfld", "kernels", "nets", "data", "stats", "plotting", "book")
+CORE = ("ntk", "ridgeless", "mfld", "activations", "kernels", "nets", "data", "stats", "plotting",
+        "book")
 PARTS = ("introduction", "expressivity", "generalization", "optimization", "outlook")
 
 __all__ = list(CORE + PARTS)

@@ -43,10 +43,34 @@ def float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None) -> j
     if not _is_tracer(arr):
         # Evaluate eagerly even when called while a user's jit is tracing.
         with jax.ensure_compile_time_eval():
-            finite = bool(jnp.all(jnp.isfinite(arr)))
+            finite = bool(_all_finite(arr))
         if not finite:
             raise ValueError(f"{name} contains NaN or infinite values")
     return arr
+
+
+@jax.jit
+def _all_finite(x):
+    return jnp.all(jnp.isfinite(x))       # fused: no boolean copy of x, one scalar comes back
+
+
+@jax.jit
+def _asymmetry(K):
+    """``(max|K − Kᵀ|, max|K|)``, two scalars."""
+    return jnp.max(jnp.abs(K - K.T), initial=0.0), jnp.max(jnp.abs(K), initial=0.0)
+
+
+def symmetric(K: jax.Array, name: str) -> None:
+    """Raise unless the square matrix ``K`` is symmetric up to rounding:
+    ``max|K − Kᵀ| ≤ √eps · max|K|`` (eps of its dtype). One jitted reduction, two scalars back;
+    skipped for tracers (inside a user's jit the values are unknown)."""
+    if _is_tracer(K):
+        return
+    with jax.ensure_compile_time_eval():
+        asym, scale = (float(a) for a in _asymmetry(K))
+    if asym > math.sqrt(float(jnp.finfo(K.dtype).eps)) * scale:
+        raise ValueError(f"{name} must be symmetric, got max |K − Kᵀ| = {asym:.3g} "
+                         f"(max |K| = {scale:.3g})")
 
 
 def same_dim(a: jax.Array, b: jax.Array, name_a: str, name_b: str, *, axis: int = -1) -> None:

@@ -1,5 +1,5 @@
-"""Kernels of random and trained features: arc-cosine, Gaussian and Laplace kernels, conjugate kernels, alignment,
-and the Mercer spectrum of dot-product kernels on the sphere.
+"""Kernels of random and trained features: arc-cosine, Gaussian and Laplace kernels, conjugate
+kernels, alignment, and the Mercer spectrum of dot-product kernels on the sphere.
 
 Arc-cosine kernels
 ------------------
@@ -29,11 +29,6 @@ For an untrained ``ntk``-parameterized network with ``l`` the last hidden layer 
 random-feature estimate of the NNGP kernel ``lib.ntk.infinite_width(..., depth=l).nngp``; after
 training it is the kernel the network has learned.
 
-Kernel ridge over a grid of ridges
-----------------------------------
-``kernel_ridge_path(K_train, y, K_test_train, lams)`` gives the predictions of
-:func:`lib.ridgeless.kernel_ridge` for many ``λ`` from one eigendecomposition (for validation).
-
 Mercer spectrum on the sphere
 -----------------------------
 ``sphere_eigenvalues(kappa, d, max_degree)`` returns the eigenvalues of the integral operator
@@ -49,61 +44,47 @@ for d = 2). The integral is computed by Gauss–Jacobi quadrature in float64.
 from __future__ import annotations
 
 from functools import partial
+import math
 from math import comb
 from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special
 
 from . import _validate as v
 from . import nets
+from .activations import ARCCOS_ORDERS, activation_fn, relu_expectation
 
 __all__ = ["ARCCOS_ORDERS", "arccos_kappa", "arccos_kernel", "gaussian_kernel", "laplace_kernel",
            "hidden_features", "conjugate_kernel",
-           "kernel_alignment", "kernel_ridge_path", "SphereSpectrum", "harmonic_multiplicity",
+           "kernel_alignment", "SphereSpectrum", "harmonic_multiplicity",
            "sphere_eigenvalues"]
 
-ARCCOS_ORDERS = (0, 1, 2)
-
-
-def _arccos_j(theta, order: int):
-    c, s = jnp.cos(theta), jnp.sin(theta)
-    if order == 0:
-        return jnp.pi - theta
-    if order == 1:
-        return s + (jnp.pi - theta) * c
-    return 3.0 * s * c + (jnp.pi - theta) * (1.0 + 2.0 * c * c)
-
-
 def arccos_kappa(t, *, order: int = 1) -> jax.Array:
-    """Arc-cosine kernel of ``order`` between unit vectors with inner product ``t``: ``J_n(arccos t)/π``."""
-    order = v.choice(order, "order", ARCCOS_ORDERS)
-    t = jnp.clip(jnp.asarray(t), -1.0, 1.0)
-    return _arccos_j(jnp.arccos(t), order) / jnp.pi
+    """Arc-cosine kernel of ``order`` between unit vectors with inner product ``t``:
+    ``J_n(arccos t)/π`` (= ``2 E[relu(u)ⁿ relu(v)ⁿ]`` for unit variances and covariance ``t``,
+    :func:`lib.activations.relu_expectation`); ``t`` is clipped to ``[-1, 1]``."""
+    return 2.0 * relu_expectation(1.0, 1.0, t, order=order)
 
 
 @partial(jax.jit, static_argnames="order")
 def _arccos_kernel(x1, x2, order):
-    n1 = jnp.linalg.norm(x1, axis=1)
-    n2 = jnp.linalg.norm(x2, axis=1)
-    outer = n1[:, None] * n2[None, :]
-    safe = jnp.where(outer > 0, outer, 1.0)
-    cos = jnp.clip((x1 @ x2.T) / safe, -1.0, 1.0)
-    k = _arccos_j(jnp.arccos(cos), order) / jnp.pi
-    return jnp.where(outer > 0, outer ** order * k, 0.0 if order > 0 else k)
+    q1 = jnp.sum(x1 * x1, axis=1)[:, None]
+    q2 = jnp.sum(x2 * x2, axis=1)[None, :]
+    return 2.0 * relu_expectation(q1, q2, x1 @ x2.T, order=order)
 
 
 def arccos_kernel(x1, x2, *, order: int = 1) -> jax.Array:
     """Cho–Saul arc-cosine kernel ``k_n(x1_a, x2_b) = (1/π)‖x‖^n‖x'‖^n J_n(θ)``, shape ``(n1, n2)``.
 
-    Equals ``2 E_w[relu(wᵀx)^n relu(wᵀx')^n]`` for ``w ~ N(0, I_d)`` (``order=0``: step functions).
+    Equals ``2 E_w[relu(wᵀx)^n relu(wᵀx')^n]`` for ``w ~ N(0, I_d)`` (``order=0``: step functions),
+    i.e. ``2 ×`` :func:`lib.activations.relu_expectation` at ``q = ‖x‖², q' = ‖x'‖², c = xᵀx'`` —
+    the same implementation as the ReLU layers of :func:`lib.ntk.infinite_width` (cosines within
+    ``64 ε`` of ``±1`` snapped to ``±1``, so the diagonal is exact). ``order`` is 0, 1 or 2.
     """
     order = v.choice(order, "order", ARCCOS_ORDERS)
-    x1 = v.float_array(x1, "x1", ndim=2)
-    x2 = v.float_array(x2, "x2", ndim=2)
-    v.same_dim(x1, x2, "x1", "x2")
+    x1, x2 = _pair(x1, x2)
     return _arccos_kernel(x1, x2, order)
 
 
@@ -174,7 +155,7 @@ def _features(params, x, layer, activation, parameterization, w_std, b_std):
     par = "standard" if parameterization == "standard" else "ntk"
     pre = nets.apply_mlp(params[:layer], x, activation=activation, parameterization=par,
                          w_std=w_std, b_std=b_std)
-    return nets.activation_fn(activation)(pre)
+    return activation_fn(activation)(pre)
 
 
 def hidden_features(params, x, *, layer: int = -1, activation: str = "relu",
@@ -188,7 +169,7 @@ def hidden_features(params, x, *, layer: int = -1, activation: str = "relu",
     if x.shape[1] != params[0][0].shape[0]:
         raise ValueError(f"x must have {params[0][0].shape[0]} features (the network's input "
                          f"width), got shape {x.shape}")
-    nets.activation_fn(activation)
+    activation_fn(activation)
     v.choice(parameterization, "parameterization", nets.PARAMETERIZATIONS)
     w_std = v.scalar(w_std, "w_std", positive=True)
     b_std = v.scalar(b_std, "b_std", nonnegative=True)
@@ -229,39 +210,6 @@ def kernel_alignment(K, target, *, centered: bool = False) -> jax.Array:
     return jnp.sum(K * T) / (jnp.linalg.norm(K) * jnp.linalg.norm(T))
 
 
-@jax.jit
-def _kernel_ridge_path(K, y, K_test, nlams):
-    evals, Q = jnp.linalg.eigh(0.5 * (K + K.T))
-    evals = jnp.maximum(evals, 0.0)
-    coef = Q.T @ y                                            # (n,)
-    alphas = Q @ (coef[:, None] / (evals[:, None] + nlams[None, :]))   # (n, n_lams)
-    return (K_test @ alphas).T
-
-
-def kernel_ridge_path(K_train, y, K_test_train, lams) -> jax.Array:
-    """Kernel ridge predictions ``K_test_train (K_train + n·λ·I)⁻¹ y`` for every ``λ`` in ``lams``,
-    shape ``(len(lams), m)``, from a single eigendecomposition of ``K_train``.
-
-    Same normalization as :func:`lib.ridgeless.kernel_ridge` (which it matches for each λ > 0):
-    the minimizer of ``(1/n) Σ_i (y_i − f(x_i))² + λ‖f‖²_H``. Use it to choose λ on validation
-    data without refactorizing ``K_train`` for every grid point. All ``lams`` must be > 0.
-    """
-    K = v.float_array(K_train, "K_train", ndim=2)
-    if K.shape[0] != K.shape[1]:
-        raise ValueError(f"K_train must be square (n, n), got shape {K.shape}")
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(K, y, "K_train", "y", axis=0)
-    Kt = v.float_array(K_test_train, "K_test_train", ndim=2)
-    if Kt.shape[1] != K.shape[0]:
-        raise ValueError(f"K_test_train must have shape (m, {K.shape[0]}), got shape {Kt.shape}")
-    lams = v.float_array(lams, "lams", ndim=1)
-    if lams.shape[0] == 0 or not bool(jnp.all(lams > 0)):
-        raise ValueError("lams must be a non-empty 1-D array of ridges > 0")
-    dtype = jnp.result_type(K.dtype, y.dtype, Kt.dtype)
-    return _kernel_ridge_path(K.astype(dtype), y.astype(dtype), Kt.astype(dtype),
-                              (K.shape[0] * lams).astype(dtype))
-
-
 class SphereSpectrum(NamedTuple):
     """Mercer spectrum of a dot-product kernel on ``S^{d-1}`` (uniform probability measure).
 
@@ -289,8 +237,9 @@ def sphere_eigenvalues(kappa: Callable, d: int, max_degree: int, *,
                        n_quad: int = 4096) -> SphereSpectrum:
     """Eigenvalues μ_0..μ_L of ``f ↦ E_{x'}[κ(xᵀx') f(x')]`` on ``S^{d-1}`` (Funk–Hecke).
 
-    ``kappa`` maps an array of inner products ``t ∈ [-1, 1]`` to kernel values; it is called on a
-    float64 array inside ``jax.enable_x64``, so that the small eigenvalues of the tail are accurate.
+    ``kappa`` maps an array of inner products ``t ∈ [-1, 1]`` to kernel values; it is called once,
+    on a float64 array with ``jax_enable_x64`` switched on for the call, so that the small
+    eigenvalues of the tail are accurate (the quadrature itself is NumPy float64, on the host).
     ``n_quad`` Gauss–Jacobi nodes integrate against the weight ``(1 − t²)^{(d−3)/2}`` exactly for
     polynomial κ; non-smooth κ (e.g. arc-cosine kernels) converge algebraically in ``n_quad``.
     """
@@ -299,16 +248,28 @@ def sphere_eigenvalues(kappa: Callable, d: int, max_degree: int, *,
     d = v.integer(d, "d", minimum=2)
     max_degree = v.integer(max_degree, "max_degree", minimum=0)
     n_quad = v.integer(n_quad, "n_quad", minimum=max_degree + 1)
+    from scipy import special   # Gauss–Jacobi nodes and Jacobi polynomials (imported on use)
+
     a = (d - 3) / 2.0
     t, w = special.roots_jacobi(n_quad, a, a)
-    with jax.enable_x64(True):
-        kt = np.asarray(kappa(jnp.asarray(t, dtype=jnp.float64)), dtype=np.float64)
+    kt = _float64_values(kappa, t)
     if kt.shape != t.shape or not np.all(np.isfinite(kt)):
         raise ValueError("kappa must return finite values of the same shape as its input")
-    c_d = np.exp(special.gammaln(d / 2) - special.gammaln((d - 1) / 2)) / np.sqrt(np.pi)
+    c_d = math.exp(math.lgamma(d / 2) - math.lgamma((d - 1) / 2)) / math.sqrt(math.pi)
     degrees = np.arange(max_degree + 1)
     P = special.eval_jacobi(degrees[:, None], a, a, t[None, :])
     P1 = special.eval_jacobi(degrees, a, a, 1.0)
     mu = c_d * (P / P1[:, None]) @ (w * kt)
     mult = np.array([harmonic_multiplicity(d, int(l)) for l in degrees])
     return SphereSpectrum(degrees, mu, mult)
+
+
+def _float64_values(fn, t: np.ndarray) -> np.ndarray:
+    """``fn(t)`` evaluated in float64 as a NumPy array: ``jax_enable_x64`` is switched on for the
+    call (through ``jax.config``, which every supported JAX has) and restored afterwards."""
+    enabled = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        return np.asarray(fn(jnp.asarray(t, dtype=jnp.float64)), dtype=np.float64)
+    finally:
+        jax.config.update("jax_enable_x64", enabled)

@@ -34,24 +34,13 @@ import jax
 import jax.numpy as jnp
 
 from . import _validate as v
+from .activations import ACTIVATIONS, activation_fn  # noqa: F401  (nets.activation_fn still works)
 
-__all__ = ["PARAMETERIZATIONS", "ACTIVATIONS", "OPTIMIZERS", "activation_fn", "init_mlp", "layer_multiplier",
-           "apply_mlp", "TrainResult", "train"]
+__all__ = ["PARAMETERIZATIONS", "OPTIMIZERS", "init_mlp", "layer_multiplier", "apply_mlp",
+           "TrainResult", "train"]
 
 PARAMETERIZATIONS = ("standard", "ntk", "mean_field")
-ACTIVATIONS: dict[str, Callable] = {
-    "relu": jax.nn.relu,
-    "erf": jax.scipy.special.erf,
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-    "identity": lambda z: z,
-}
 OPTIMIZERS = ("gd", "momentum", "adam")
-
-
-def activation_fn(name: str) -> Callable:
-    """The elementwise activation called ``name`` (one of ``ACTIVATIONS``)."""
-    return ACTIVATIONS[v.choice(name, "activation", ACTIVATIONS)]
 
 
 def init_mlp(key, widths, *, parameterization: str = "ntk", w_std: float = 1.0,

@@ -22,6 +22,9 @@ Gaussian expectations are closed forms. With ``q = Σ(x, x)``, ``q' = Σ(x', x')
   ``E[σ(u)σ(v)] = (2/π) arcsin(2c/√((1 + 2q)(1 + 2q')))``,
   ``E[σ'(u)σ'(v)] = (4/π) / √((1 + 2q)(1 + 2q') − 4c²)``.
 
+Both are computed by :func:`lib.activations.gaussian_expectations`, the one implementation shared
+with the arc-cosine kernels of :mod:`lib.kernels`.
+
 Empirical kernels
 -----------------
 ``empirical(apply_fn, params, x1, x2)`` is ``Θ(x, x') = Σ_p ∂f(x)/∂p · ∂f(x')/∂p`` for any
@@ -35,12 +38,10 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from . import _validate as v
-
-ACTIVATIONS = ("relu", "erf")
-TWO_LAYER_ACTIVATIONS = ("relu", "erf", "tanh")
+from .activations import (ACTIVATIONS, KERNEL_ACTIVATIONS, activation_fn, derivative_fn,
+                          gaussian_expectations)
 
 __all__ = ["Kernels", "infinite_width", "empirical", "two_layer_empirical"]
 
@@ -55,63 +56,14 @@ class Kernels(NamedTuple):
 # Analytic (infinite-width) kernels
 # ------------------------------------------------------------------------------------------------
 
-def _diag_step(q, activation, w_std, b_std):
-    """Σ^{l+1}(x, x) from Σ^l(x, x), elementwise on a vector of variances."""
-    if activation == "relu":
-        return w_std ** 2 * 0.5 * q + b_std ** 2
-    return w_std ** 2 * (2.0 / jnp.pi) * _arcsin(2.0 * q / (1.0 + 2.0 * q)) + b_std ** 2
-
-
 def _diag_variances(x, depth, activation, w_std, b_std):
     """Σ^l(x, x) for l = 1..depth, stacked as ``(depth, n)`` (row l-1 is layer l)."""
     q = w_std ** 2 * jnp.mean(x * x, axis=1) + b_std ** 2
     qs = [q]
     for _ in range(depth - 1):
-        q = _diag_step(q, activation, w_std, b_std)
+        q = w_std ** 2 * gaussian_expectations(q, q, q, activation=activation)[0] + b_std ** 2
         qs.append(q)
     return jnp.stack(qs)
-
-
-# Cephes' asinf minimax polynomial: asin(s) = s + s·z·P(z), z = s², for 0 ≤ s ≤ 1/2.
-_ASIN_COEFFS = (4.2163199048e-2, 2.4181311049e-2, 4.5470025998e-2, 7.4953002686e-2,
-                1.6666752422e-1)
-
-
-def _asin_core(x):
-    """For |x| ≤ 1/2: asin|x|. For |x| > 1/2: asin √((1 − |x|)/2) (half the angle of arccos|x|).
-    Also returns the mask |x| > 1/2."""
-    a = jnp.abs(x)
-    big = a > 0.5
-    s = jnp.where(big, jnp.sqrt(0.5 * (1.0 - a)), a)
-    z = s * s
-    p = jnp.asarray(_ASIN_COEFFS[0], x.dtype)
-    for coeff in _ASIN_COEFFS[1:]:
-        p = p * z + coeff
-    return s + s * z * p, big
-
-
-def _fast(x) -> bool:
-    return jnp.finfo(x.dtype).bits < 64
-
-
-def _arcsin(x):
-    """``arcsin`` on [-1, 1]: ``jnp.arcsin`` in float64; in float32 Cephes' ``asinf`` algorithm
-    (≤ 3 ulp, like XLA's own), which is about 8× faster than XLA's CPU ``arcsin``."""
-    if not _fast(x):
-        return jnp.arcsin(x)
-    r, big = _asin_core(x)
-    return jnp.sign(x) * jnp.where(big, 0.5 * jnp.pi - 2.0 * r, r)
-
-
-def _arccos(x):
-    """``arccos`` on [-1, 1]: ``jnp.arccos`` in float64; in float32 Cephes' ``acosf`` algorithm
-    (≤ 2 ulp; ``arccos x = 2 asin √((1 − x)/2)`` near ±1, ``π/2 − asin x`` elsewhere), about 7×
-    faster than XLA's CPU ``arccos``, which otherwise dominates the ReLU kernel's run time."""
-    if not _fast(x):
-        return jnp.arccos(x)
-    r, big = _asin_core(x)
-    return jnp.where(big, jnp.where(x > 0, 2.0 * r, jnp.pi - 2.0 * r),
-                     0.5 * jnp.pi - jnp.sign(x) * r)
 
 
 def _pair_kernels(x1, x2, qs1, qs2, depth, activation, w_std, b_std):
@@ -120,32 +72,8 @@ def _pair_kernels(x1, x2, qs1, qs2, depth, activation, w_std, b_std):
     sigma = (w_std ** 2 / d) * (x1 @ x2.T) + b_std ** 2
     theta = sigma
     for l in range(depth):
-        q1, q2 = qs1[l][:, None], qs2[l][None, :]
-        if activation == "relu":
-            # A zero variance (x = 0 with b_std = 0) makes the unit identically 0: its row of
-            # E[σσ] is 0 whatever θ; we then take cos θ = 0 so nothing divides by zero.
-            r1 = jnp.where(q1 > 0, jax.lax.rsqrt(jnp.where(q1 > 0, q1, 1.0)), 0.0)
-            r2 = jnp.where(q2 > 0, jax.lax.rsqrt(jnp.where(q2 > 0, q2, 1.0)), 0.0)
-            cos = jnp.clip(sigma * r1 * r2, -1.0, 1.0)
-            # Snap cosines within 64 ulps of ±1 to ±1: there θ = arccos(cos) is pure rounding
-            # noise of size √ε (Σ(x,x) and Σ(x,x') are summed in different orders), and
-            # snapping makes the diagonal (x' = x) and antipodal pairs exact.
-            tol = 64 * jnp.finfo(cos.dtype).eps
-            cos = jnp.where(cos > 1.0 - tol, 1.0, jnp.where(cos < tol - 1.0, -1.0, cos))
-            pi_minus = _arccos(-cos)  # π − θ, computed without cancellation near θ = π
-            sin = jnp.sqrt((1.0 - cos) * (1.0 + cos))
-            norm = jnp.sqrt(q1) * jnp.sqrt(q2)
-            e_ff = norm * (sin + pi_minus * cos) * (0.5 / jnp.pi)
-            e_dd = pi_minus * (0.5 / jnp.pi)
-        else:
-            a1, a2 = 1.0 + 2.0 * q1, 1.0 + 2.0 * q2
-            prod = a1 * a2
-            ratio = jnp.clip(2.0 * sigma * jax.lax.rsqrt(prod), -1.0, 1.0)
-            e_ff = (2.0 / jnp.pi) * _arcsin(ratio)
-            # (1 + 2q)(1 + 2q') − 4c² = 1 + 2q + 2q' + 4(q q' − c²), and q q' ≥ c² by
-            # Cauchy–Schwarz: written this way it is ≥ 1 with no cancellation for large q.
-            det = a1 + a2 - 1.0 + 4.0 * jnp.maximum(q1 * q2 - sigma * sigma, 0.0)
-            e_dd = (4.0 / jnp.pi) * jax.lax.rsqrt(det)
+        e_ff, e_dd = gaussian_expectations(qs1[l][:, None], qs2[l][None, :], sigma,
+                                           activation=activation)
         sigma = w_std ** 2 * e_ff + b_std ** 2
         theta = sigma + w_std ** 2 * e_dd * theta
     return sigma, theta
@@ -236,14 +164,13 @@ def infinite_width(x1, x2, *, depth: int = 1, activation: str = "relu", w_std: f
 
     Notes
     -----
-    Cosines ``Σ(x,x')/√(Σ(x,x)Σ(x',x'))`` are clipped to ``[-1, 1]``. Because ``arccos`` has
-    infinite slope at ``±1``, a rounding error ``ε`` in the cosine becomes an error ``√ε`` in the
-    ReLU derivative term ``(π − θ)/(2π)``; cosines within ``64 ε`` of ``±1`` (angles below about
-    ``11 √ε``: ``4e-3`` rad in float32, ``2e-7`` in float64) are therefore set to ``±1``, which
+    The Gaussian expectations are those of :func:`lib.activations.gaussian_expectations`: cosines
+    within ``64 ε`` of ``±1`` are snapped to ``±1`` (``arccos`` has infinite slope there), which
     makes the diagonal ``x' = x`` exact to ``O(ε)`` (e.g. with ``w_std = √2``, ``b_std = 0``:
-    ``nngp(x, x) = 2‖x‖²/d`` and ``ntk(x, x) = (depth + 1) · 2‖x‖²/d``). An input with zero variance (``x = 0`` with ``b_std = 0``) is
-    handled without NaN: its network output is identically zero, and so are its rows of both
-    kernels (it takes ``cos θ = 0`` there). erf needs no such care: its denominators are ``≥ 1``.
+    ``nngp(x, x) = 2‖x‖²/d`` and ``ntk(x, x) = (depth + 1) · 2‖x‖²/d``). An input with zero
+    variance (``x = 0`` with ``b_std = 0``) is handled without NaN: its network output is
+    identically zero, and so are its rows of both kernels. erf needs no such care: its
+    denominators are ``≥ 1``.
 
     The output dtype is that of the inputs (float32 by default, float64 with ``jax_enable_x64``
     and float64 inputs; half-precision inputs are computed in float32). In float32, arccos and
@@ -254,7 +181,7 @@ def infinite_width(x1, x2, *, depth: int = 1, activation: str = "relu", w_std: f
     with jax.ensure_compile_time_eval():  # checks of concrete values also inside a user's jit
         x1, x2 = _kernel_inputs(x1, x2)
         depth = v.integer(depth, "depth", minimum=0)
-        activation = v.choice(activation, "activation", ACTIVATIONS)
+        activation = v.choice(activation, "activation", KERNEL_ACTIVATIONS)
         w_std = v.scalar(w_std, "w_std", positive=True)
         b_std = v.scalar(b_std, "b_std", nonnegative=True)
         if block_size is not None:
@@ -318,18 +245,9 @@ def empirical(apply_fn: Callable, params, x1, x2) -> jax.Array:
     return _empirical(apply_fn, params, x1, x1 if same else x2, same)
 
 
-def _act_and_derivative(activation):
-    if activation == "relu":
-        return jax.nn.relu, lambda z: (z > 0).astype(z.dtype)
-    if activation == "erf":
-        return (jax.scipy.special.erf,
-                lambda z: (2.0 / np.sqrt(np.pi)) * jnp.exp(-z * z))
-    return jnp.tanh, lambda z: 1.0 - jnp.tanh(z) ** 2
-
-
 @partial(jax.jit, static_argnames="activation")
 def _two_layer(x1, x2, W, a, scale, activation):
-    sigma, dsigma = _act_and_derivative(activation)
+    sigma, dsigma = activation_fn(activation), derivative_fn(activation)
     z1, z2 = x1 @ W.T, x2 @ W.T
     grad_a = sigma(z1) @ sigma(z2).T
     grad_w = (x1 @ x2.T) * ((dsigma(z1) * a) @ (dsigma(z2) * a).T)
@@ -348,8 +266,8 @@ def two_layer_empirical(x1, x2, W, a, *, activation: str = "relu", scale) -> jax
     Cost ``O(n1 n2 M + (n1 + n2) M d)``; the ``(n, M d)`` Jacobian is never formed. It equals
     :func:`empirical` on the same model (with ``relu'(0) = 0``, as ``jax.grad`` takes it).
 
-    ``activation`` is ``"relu"``, ``"erf"`` or ``"tanh"``; ``scale`` (keyword, required, ``> 0``)
-    is e.g. ``1/√M`` for the NTK scaling or ``1/M`` for the mean-field scaling.
+    ``activation`` is any name of ``lib.activations.ACTIVATIONS``; ``scale`` (keyword, required,
+    ``> 0``) is e.g. ``1/√M`` for the NTK scaling or ``1/M`` for the mean-field scaling.
     """
     with jax.ensure_compile_time_eval():
         x1, x2 = _kernel_inputs(x1, x2)
@@ -361,7 +279,7 @@ def two_layer_empirical(x1, x2, W, a, *, activation: str = "relu", scale) -> jax
         if a.shape[0] != W.shape[0]:
             raise ValueError(f"a must have length M = {W.shape[0]} (the number of rows of W), "
                              f"got shape {a.shape}")
-        activation = v.choice(activation, "activation", TWO_LAYER_ACTIVATIONS)
+        activation = v.choice(activation, "activation", ACTIVATIONS)
         scale = v.scalar(scale, "scale", positive=True)
     dtype = jnp.result_type(x1, W, a)
     return _two_layer(x1.astype(dtype), x2.astype(dtype), W.astype(dtype), a.astype(dtype),

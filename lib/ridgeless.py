@@ -21,8 +21,10 @@ Numerics
 No explicit inverse or Cholesky factor is formed. Ridge and min-norm use the thin SVD
 ``X = U diag(s) Vᵀ`` and the spectral filter ``β̂ = V diag(s/(s² + nλ)) Uᵀ y``, where singular
 values below ``max(n, d) · eps · s_max`` are treated as exact zeros (the LAPACK/NumPy ``pinv``
-convention), so rank-deficient ``X`` is handled stably. Kernel ridge uses ``eigh(K)`` with the
-analogous cutoff ``n · eps · max|eig|`` on the eigenvalues of ``K + nλI``.
+convention), so rank-deficient ``X`` is handled stably. Kernel ridge has one solver,
+:func:`kernel_ridge` (also behind the Monte-Carlo risk and the random-features ridge path):
+``eigh(K)``, eigenvalues below ``n · eps · max|eig|`` set to 0 and ``1/(0 + 0)`` to 0, and a
+whole vector of ridges from one decomposition.
 
 All public functions validate their inputs (rank, matching sample/feature dimensions, NaN/inf,
 negative ``lam``/``gamma``/``noise``) and raise ``ValueError`` naming the argument; the numerical
@@ -38,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as v
-from . import nets
+from .activations import activation_fn
 
 __all__ = [
     "min_norm_interpolator", "ridge", "kernel_ridge", "isotropic_asymptotic_risk",
@@ -110,34 +112,67 @@ def ridge(X, y, lam) -> jax.Array:
     return _svd_ridge(X, y, jnp.asarray(X.shape[0] * lam, X.dtype))
 
 
+def _spectral_filter(evals, nlams):
+    """``1/(e + nλ)`` for each eigenvalue ``e`` (rows) and ridge ``nλ`` (columns), shape ``(n, L)``.
+
+    The one rule for tiny eigenvalues: ``e < n · eps · max|e|`` (rounding noise of a PSD Gram
+    matrix, the slightly negative ones included) counts as ``e = 0``, and ``1/(0 + 0)`` is
+    replaced by 0 — the pseudo-inverse — so ``λ = 0`` gives the minimum-norm interpolant.
+    """
+    eps = jnp.finfo(evals.dtype).eps
+    cutoff = evals.shape[0] * eps * jnp.max(jnp.abs(evals), initial=0.0)
+    e = jnp.where(evals > cutoff, evals, 0.0)[:, None]
+    shifted = e + nlams[None, :]
+    keep = shifted > 0
+    return jnp.where(keep, 1.0 / jnp.where(keep, shifted, 1.0), 0.0)
+
+
 @jax.jit
-def _eigh_kernel_ridge(K, y, K_test, nlam):
-    n = K.shape[0]
-    K = 0.5 * (K + K.T)
-    evals, Q = jnp.linalg.eigh(K)
-    eps = jnp.finfo(K.dtype).eps
-    cutoff = n * eps * jnp.max(jnp.abs(evals), initial=0.0)
-    shifted = evals + nlam
-    keep = shifted > cutoff
-    inv = jnp.where(keep, 1.0 / jnp.where(keep, shifted, 1.0), 0.0)
-    coef = Q.T @ y
-    coef = coef * (inv if y.ndim == 1 else inv[:, None])
-    alpha = Q @ coef
-    return K_test @ alpha
+def _spectral_kernel_ridge(K, y, K_test, nlams):
+    """``K_test (K + nλ I)⁺ y`` for every ``nλ`` in the 1-D ``nlams``, from one ``eigh(K)``:
+    shape ``(L, m)`` for ``y`` ``(n,)``, ``(L, m, k)`` for ``y`` ``(n, k)``."""
+    evals, Q = jnp.linalg.eigh(0.5 * (K + K.T))
+    coef = (Q.T @ y.reshape(y.shape[0], -1))                        # (n, k)
+    weights = _spectral_filter(evals, nlams).T[:, :, None] * coef   # (L, n, k)
+    pred = K_test @ (Q @ weights)                                   # (L, m, k)
+    return pred.reshape(pred.shape[:2] + y.shape[1:])
+
+
+def _ridges(lam):
+    """``lam`` as a 0-d or 1-D float array of ridges ``>= 0`` (a jitted check: one scalar)."""
+    if jnp.ndim(lam) == 0 and not v._is_tracer(lam):
+        return jnp.asarray(_lam(lam))
+    lam = v.float_array(lam, "lam", ndim=(0, 1))
+    if lam.ndim == 1 and lam.shape[0] == 0:
+        raise ValueError("lam must be a ridge >= 0 or a non-empty 1-D array of ridges, got an "
+                         "empty array")
+    if not v._is_tracer(lam) and not bool(jnp.all(lam >= 0)):
+        raise ValueError("lam must be >= 0 (every entry)")
+    return lam
 
 
 def kernel_ridge(K_train, y, K_test_train, lam) -> jax.Array:
-    """Kernel ridge predictions ``K_test_train (K_train + n·lam·I)⁻¹ y``.
+    """Kernel ridge predictions ``K_test_train (K_train + n·lam·I)⁻¹ y``, for one ridge or many.
 
     This is the minimizer of ``(1/n) Σ_i (y_i − f(x_i))² + lam ‖f‖²_H`` evaluated at the test
     points (same normalization as :func:`ridge`: with ``K_train = XXᵀ`` and
     ``K_test_train = X_test Xᵀ`` the predictions equal ``X_test @ ridge(X, y, lam)``).
 
     Shapes: ``K_train`` ``(n, n)`` symmetric PSD, ``y`` ``(n,)`` or ``(n, k)``, ``K_test_train``
-    ``(m, n)``; returns ``(m,)`` or ``(m, k)``. Solved through ``eigh(K_train)``; eigenvalues of
-    ``K_train + n·lam·I`` below ``n · eps · max|eig|`` are treated as zero, so ``lam = 0`` gives
-    the ridgeless (minimum-RKHS-norm interpolating) predictor ``K_test_train K_train⁺ y`` even for
-    singular ``K_train``.
+    ``(m, n)``; ``lam`` a scalar ``>= 0`` or a 1-D array of ``L`` of them. Returns ``(m,)`` or
+    ``(m, k)`` for a scalar ``lam``, and ``(L, m)`` or ``(L, m, k)`` (ridges on the leading
+    axis) for a vector, computed from the same decomposition.
+
+    The one kernel-ridge solver of ``lib``: ``K_train = Q diag(e) Qᵀ`` (``eigh`` of its
+    symmetric part), then ``K_test_train Q diag(1/(e + n·lam)) Qᵀ y``. Eigenvalues below
+    ``n · eps · max|e|`` are rounding noise of a PSD matrix and are set to 0, and ``1/(0 + 0)``
+    to 0: ``lam = 0`` gives the ridgeless (minimum-RKHS-norm interpolating) predictor
+    ``K_test_train K_train⁺ y``, even for singular ``K_train``; for ``lam > 0`` the result is
+    ``(K_train + n·lam·I)⁻¹`` up to that rounding.
+
+    Validation raises ``ValueError`` naming the argument: shapes, non-finite entries, negative
+    ``lam``, and an asymmetric ``K_train`` (``max|K − Kᵀ| > √eps · max|K|``); the value checks
+    are jitted reductions returning one scalar each, so no matrix is copied to the host.
     """
     K = v.float_array(K_train, "K_train", ndim=2)
     if K.shape[0] != K.shape[1]:
@@ -148,16 +183,12 @@ def kernel_ridge(K_train, y, K_test_train, lam) -> jax.Array:
     if Kt.shape[1] != K.shape[0]:
         raise ValueError(f"K_test_train must have shape (m, n) with n = K_train.shape[0] = "
                          f"{K.shape[0]}, got shape {Kt.shape}")
-    if not v._is_tracer(K):
-        Kh = np.asarray(K)
-        asym = float(np.max(np.abs(Kh - Kh.T), initial=0.0))
-        scale = float(np.max(np.abs(Kh), initial=0.0))
-        if asym > np.sqrt(float(np.finfo(Kh.dtype).eps)) * max(scale, 1e-300):
-            raise ValueError(f"K_train must be symmetric, got max |K − Kᵀ| = {asym:.3g}")
-    lam = _lam(lam)
+    v.symmetric(K, "K_train")
+    lam = _ridges(lam)
     dtype = jnp.result_type(K.dtype, y.dtype, Kt.dtype)
-    return _eigh_kernel_ridge(K.astype(dtype), y.astype(dtype), Kt.astype(dtype),
-                              jnp.asarray(K.shape[0] * lam, dtype))
+    pred = _spectral_kernel_ridge(K.astype(dtype), y.astype(dtype), Kt.astype(dtype),
+                                  (K.shape[0] * lam.reshape(-1)).astype(dtype))
+    return pred if lam.ndim else pred[0]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -245,21 +276,21 @@ def _mp_density(x, a, b, cs2):
 
 @partial(jax.jit, static_argnames="activation")
 def _rf(X, W, activation):
-    return nets.activation_fn(activation)((X @ W.T) / np.sqrt(X.shape[1]))
+    return activation_fn(activation)((X @ W.T) / np.sqrt(X.shape[1]))
 
 
 def random_features(X, W, *, activation: str = "relu") -> jax.Array:
     """Random-feature matrix ``Φ = σ(X Wᵀ / √d)`` of shape ``(n, N)``.
 
     ``X`` is ``(n, d)``, ``W`` is ``(N, d)`` (one random direction per row), ``σ`` is one of
-    ``lib.nets.ACTIVATIONS``. This is the Mei–Montanari (2022) normalization
+    ``lib.activations.ACTIVATIONS``. This is the Mei–Montanari (2022) normalization
     ``φ_j(x) = σ(⟨w_j, x⟩/√d)``: with ``w_j ~ N(0, I_d)`` (or uniform on the sphere of radius
     √d) and ``‖x‖ ≈ √d``, the pre-activations are of order one.
     """
     X = v.float_array(X, "X", ndim=2)
     W = v.float_array(W, "W", ndim=2)
     v.same_dim(X, W, "X", "W", axis=1)
-    nets.activation_fn(activation)
+    activation_fn(activation)
     dtype = jnp.result_type(X.dtype, W.dtype)
     return _rf(X.astype(dtype), W.astype(dtype), activation)
 
@@ -283,7 +314,7 @@ def random_features_regression(key, X_train, y_train, X_test, *, n_features: int
     X_test = v.float_array(X_test, "X_test", ndim=2)
     v.same_dim(X_train, X_test, "X_train", "X_test", axis=1)
     lam = _lam(lam)
-    nets.activation_fn(activation)
+    activation_fn(activation)
     dtype = jnp.result_type(X_train.dtype, X_test.dtype)
     X_train, y_train, X_test = X_train.astype(dtype), y_train.astype(dtype), X_test.astype(dtype)
     W = jax.random.normal(key, (n_features, X_train.shape[1]), dtype=dtype)
@@ -325,21 +356,13 @@ def isotropic_finite_risk(n: int, d: int, *, signal, noise) -> float:
     return float("inf")
 
 
-def _gram_filter(evals, nlam):
-    """``1/(e + nλ)`` on the eigenvalues of a Gram matrix, 0 below the pinv-style cutoff."""
-    eps = jnp.finfo(evals.dtype).eps
-    shifted = evals + nlam
-    keep = shifted > evals.shape[0] * eps * jnp.max(jnp.abs(evals), initial=0.0)
-    return jnp.where(keep, 1.0 / jnp.where(keep, shifted, 1.0), 0.0)
-
-
 @partial(jax.jit, static_argnames=("n", "d_pad", "reps"))
 def _ridge_risk_mc(key, dims, n, d_pad, reps, r, sigma, lam):
     # Every dimension d in ``dims`` is embedded in R^{d_pad} by zeroing the columns j ≥ d of X and
     # the coordinates j ≥ d of β: the ridge / min-norm fit then vanishes there too, so the risk is
     # exactly that of the d-dimensional problem, and one compilation serves every d.
     # Ridge is computed as β̂ = Xᵀ (XXᵀ + nλ)⁺ y (the pseudo-inverse form is X⁺y at λ = 0 for any
-    # rank), through one eigh of the n × n Gram matrix.
+    # rank): the kernel-ridge solver with K = XXᵀ and "test" kernel Xᵀ, one eigh of n × n.
     cols = jnp.arange(d_pad)
 
     def one(d, k):
@@ -349,8 +372,7 @@ def _ridge_risk_mc(key, dims, n, d_pad, reps, r, sigma, lam):
         g = jax.random.normal(kb, (d_pad,), dtype=r.dtype) * mask
         beta = r * g / jnp.linalg.norm(g)
         y = X @ beta + sigma * jax.random.normal(ke, (n,), dtype=r.dtype)
-        e, Q = jnp.linalg.eigh(X @ X.T)
-        bhat = X.T @ (Q @ (_gram_filter(e, n * lam) * (Q.T @ y)))
+        bhat = _spectral_kernel_ridge(X @ X.T, y, X.T, n * lam[None])[0]
         return jnp.sum((bhat - beta) ** 2)
 
     def per_dim(args):
@@ -418,10 +440,10 @@ def marchenko_pastur_cdf(x, *, ratio, variance=1.0, grid: int = 4096) -> np.ndar
 
 @partial(jax.jit, static_argnames=("reps", "n_max", "activation"))
 def _rf_path(key, widths, X_train, y_train, X_test, y_test, lams, reps, n_max, activation):
-    # Kernel form of ridge on the features: ŷ = Φ_t Φᵀ (ΦΦᵀ + nλ)⁺ y, one eigh of the n × n
-    # Gram matrix per (width, weight draw), reused for every λ (cost n²N + n³ + m·n·N).
-    # Width N uses the first N rows of an (n_max, d) weight matrix (other features zeroed):
-    # nested features, and one compilation for every width.
+    # Kernel form of ridge on the features: ŷ = Φ_t Φᵀ (ΦΦᵀ + nλ)⁺ y, the kernel-ridge solver
+    # with one eigh of the n × n Gram matrix per (width, weight draw) for every λ (cost
+    # n²N + n³ + m·n·N). Width N uses the first N rows of an (n_max, d) weight matrix (other
+    # features zeroed): nested features, and one compilation for every width.
     n = X_train.shape[0]
     rows = jnp.arange(n_max)
 
@@ -429,13 +451,9 @@ def _rf_path(key, widths, X_train, y_train, X_test, y_test, lams, reps, n_max, a
         W = jax.random.normal(k, (n_max, X_train.shape[1]), dtype=X_train.dtype)
         mask = (rows < N).astype(X_train.dtype)
         Phi = _rf(X_train, W, activation) * mask
-        e, Q = jnp.linalg.eigh(Phi @ Phi.T)
-        A = ((_rf(X_test, W, activation) * mask) @ Phi.T) @ Q             # (m, n)
-        c = Q.T @ y_train
-
-        def mse(lam):
-            return jnp.mean((A @ (_gram_filter(e, n * lam) * c) - y_test) ** 2)
-        return jax.vmap(mse)(lams)
+        Phi_test = _rf(X_test, W, activation) * mask
+        pred = _spectral_kernel_ridge(Phi @ Phi.T, y_train, Phi_test @ Phi.T, n * lams)
+        return jnp.mean((pred - y_test[None, :]) ** 2, axis=1)
 
     keys = jax.random.split(key, reps)
     return jax.lax.map(lambda N: jax.lax.map(lambda k: one(N, k), keys), widths)
@@ -471,7 +489,7 @@ def random_features_ridge_path(key, X_train, y_train, X_test, y_test, *, n_featu
     lams = v.float_array(lams, "lams", ndim=1)
     if not v._is_tracer(lams) and bool(jnp.any(lams < 0)):
         raise ValueError("lams must be >= 0")
-    nets.activation_fn(activation)
+    activation_fn(activation)
     dtype = jnp.result_type(X_train.dtype, y_train.dtype, X_test.dtype, y_test.dtype)
     return _rf_path(key, jnp.asarray(widths), X_train.astype(dtype), y_train.astype(dtype),
                     X_test.astype(dtype), y_test.astype(dtype), lams.astype(dtype), reps,

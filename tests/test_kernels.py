@@ -1,30 +1,45 @@
-"""Tests for lib.kernels: closed forms, Monte-Carlo limits and input validation."""
+"""Tests for lib.kernels: closed forms, Monte-Carlo limits and input validation.
+
+Closed forms and independent implementations run under the ``dtype`` fixture (float32 and
+float64) with per-dtype tolerances; Monte-Carlo checks run in float32 only (their error is the
+Monte-Carlo error, far above float32 rounding).
+"""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import RTOL
 from scipy import special
 
-from lib import kernels, nets, ridgeless
-
-
-pytestmark = pytest.mark.usefixtures("x64")
+from lib import kernels, nets
 
 
 def _pts(seed, n, d):
-    return jax.random.normal(jax.random.key(seed), (n, d))
+    return jax.random.normal(jax.random.key(seed), (n, d))     # the dtype of the fixture
 
 
 # ---------------------------------------------------------------- arc-cosine kernels
 
 @pytest.mark.parametrize("order, diag", [(0, 1.0), (1, 1.0), (2, 3.0)])
-def test_arccos_diagonal_and_orthogonal(order, diag):
+def test_arccos_diagonal_and_orthogonal(order, diag, dtype):
     x = jnp.eye(3) * 2.0
     k = kernels.arccos_kernel(x, x, order=order)
+    assert k.dtype == dtype
     # k_n(x, x) = ‖x‖^{2n} J_n(0)/π and J_n(π/2)/π = {1/2, 1/π, 1/2}
-    np.testing.assert_allclose(jnp.diag(k), diag * 4.0 ** order, rtol=1e-12)
+    np.testing.assert_allclose(jnp.diag(k), diag * 4.0 ** order, rtol=RTOL[dtype])
     off = {0: 0.5, 1: 1 / np.pi, 2: 0.5}[order] * 4.0 ** order
-    np.testing.assert_allclose(k[0, 1], off, rtol=1e-12)
+    np.testing.assert_allclose(k[0, 1], off, rtol=RTOL[dtype])
+    # antipodal: θ = π, J_n(π) = 0 for every order
+    np.testing.assert_allclose(kernels.arccos_kernel(x, -x, order=order)[0, 0], 0.0, atol=0.0)
+
+
+def test_arccos_diagonal_is_exact_for_random_points(dtype):
+    # cos θ = 1 up to rounding on the diagonal is snapped to 1: k_0(x, x) = 1 exactly and
+    # k_1(x, x) = ‖x‖² to rounding (an unsnapped float32 cosine would give errors ≈ 3e-4).
+    x = _pts(3, 50, 7)
+    np.testing.assert_array_equal(jnp.diag(kernels.arccos_kernel(x, x, order=0)), 1.0)
+    np.testing.assert_allclose(jnp.diag(kernels.arccos_kernel(x, x, order=1)),
+                               jnp.sum(x * x, axis=1), rtol=RTOL[dtype])
 
 
 @pytest.mark.parametrize("order", [0, 1, 2])
@@ -39,15 +54,27 @@ def test_arccos_matches_monte_carlo(order):
     np.testing.assert_allclose(mc, k, rtol=0.05, atol=0.02 * float(jnp.max(k)))
 
 
-def test_arccos_kappa_is_kernel_on_unit_vectors():
+def test_arccos_kappa_is_kernel_on_unit_vectors(dtype):
     x = _pts(2, 6, 5)
     x = x / jnp.linalg.norm(x, axis=1, keepdims=True)
     for order in (0, 1, 2):
         np.testing.assert_allclose(kernels.arccos_kappa(x @ x.T, order=order),
-                                   kernels.arccos_kernel(x, x, order=order), atol=1e-12)
+                                   kernels.arccos_kernel(x, x, order=order), atol=RTOL[dtype])
 
 
-def test_arccos_zero_vector():
+def test_arccos_kappa_closed_form(dtype):
+    t = jnp.linspace(-1.0, 1.0, 101)
+    theta = np.arccos(np.asarray(t, np.float64))
+    want = {0: np.pi - theta, 1: np.sin(theta) + (np.pi - theta) * np.cos(theta),
+            2: 3 * np.sin(theta) * np.cos(theta) + (np.pi - theta) * (1 + 2 * np.cos(theta) ** 2)}
+    for order, j in want.items():
+        # |t| within 64 ε of 1 is snapped: the angle error there is ≤ √(128 ε)
+        atol = 8 * np.sqrt(128 * float(jnp.finfo(dtype).eps))
+        np.testing.assert_allclose(kernels.arccos_kappa(t, order=order), j / np.pi,
+                                   rtol=RTOL[dtype], atol=atol if order == 0 else RTOL[dtype])
+
+
+def test_arccos_zero_vector(dtype):
     x = jnp.array([[0.0, 0.0], [1.0, 0.0]])
     k1 = kernels.arccos_kernel(x, x, order=1)
     assert bool(jnp.all(jnp.isfinite(k1))) and float(k1[0, 1]) == 0.0
@@ -67,7 +94,7 @@ def test_arccos_validation():
 # ---------------------------------------------------------------- conjugate kernel
 
 @pytest.mark.parametrize("parameterization", ["ntk", "standard", "mean_field"])
-def test_conjugate_kernel_matches_explicit_features(parameterization):
+def test_conjugate_kernel_matches_explicit_features(parameterization, dtype):
     x = _pts(3, 5, 4)
     w_std, b_std = 1.3, 0.4
     params = nets.init_mlp(jax.random.key(4), [4, 7, 6, 1], parameterization=parameterization,
@@ -81,10 +108,11 @@ def test_conjugate_kernel_matches_explicit_features(parameterization):
         want = w_std ** 2 / phi.shape[1] * phi @ phi.T + b_std ** 2
         got = kernels.conjugate_kernel(params, x, layer=layer, parameterization=parameterization,
                                        w_std=w_std, b_std=b_std)
-        np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_allclose(got, want, rtol=RTOL[dtype], atol=RTOL[dtype])
         np.testing.assert_allclose(
             kernels.hidden_features(params, x, layer=layer, parameterization=parameterization,
-                                    w_std=w_std, b_std=b_std), phi, rtol=1e-12)
+                                    w_std=w_std, b_std=b_std), phi, rtol=RTOL[dtype],
+            atol=RTOL[dtype])
 
 
 def test_conjugate_kernel_wide_limit_is_arccos():
@@ -100,9 +128,7 @@ def test_conjugate_kernel_wide_limit_is_arccos():
 
 
 def test_conjugate_kernel_matches_lib_ntk_nngp():
-    ntk = pytest.importorskip("lib.ntk")
-    if not hasattr(ntk, "infinite_width"):
-        pytest.skip("lib.ntk.infinite_width not available yet")
+    from lib import ntk
     d, w_std, b_std = 4, 1.4, 0.3
     x = _pts(7, 5, d)
     for depth, width, rtol in ((1, 100_000, 0.03), (2, 3_000, 0.12)):
@@ -114,11 +140,21 @@ def test_conjugate_kernel_matches_lib_ntk_nngp():
         # Monte-Carlo relative error ~ 2.2/sqrt(width) (relu² has relative sd √5): 1 % and 4 %
         # resp., coherent across entries at depth 2; tolerance ≈ 3 standard deviations
         assert float(jnp.linalg.norm(ck - ref) / jnp.linalg.norm(ref)) < rtol
-    # the closed form of the chapter: NNGP = b² + (w²/2) k_1(x̃, x̃'), x̃ = (w x/√d, b)
+
+
+def test_arccos_kernel_is_the_nngp_of_lib_ntk(dtype):
+    # the closed form of the chapters, NNGP = b² + (w²/2) k_1(x̃, x̃') and NTK = NNGP +
+    # (w²/2) Σ¹ k_0(x̃, x̃') with x̃ = (w x/√d, b): one implementation of the ReLU expectations,
+    # so both sides agree to rounding, the diagonal included
+    from lib import ntk
+    d, w_std, b_std = 4, 1.4, 0.3
+    x = _pts(7, 5, d)
     xt = jnp.concatenate([w_std * x / np.sqrt(d), jnp.full((5, 1), b_std)], axis=1)
-    ref = ntk.infinite_width(x, x, depth=1, activation="relu", w_std=w_std, b_std=b_std).nngp
-    np.testing.assert_allclose(b_std ** 2 + 0.5 * w_std ** 2 * kernels.arccos_kernel(xt, xt),
-                               ref, rtol=1e-10)
+    ref = ntk.infinite_width(x, x, depth=1, activation="relu", w_std=w_std, b_std=b_std)
+    nngp = b_std ** 2 + 0.5 * w_std ** 2 * kernels.arccos_kernel(xt, xt)
+    ntk_ = nngp + 0.5 * w_std ** 2 * (xt @ xt.T) * kernels.arccos_kernel(xt, xt, order=0)
+    np.testing.assert_allclose(nngp, ref.nngp, rtol=RTOL[dtype])
+    np.testing.assert_allclose(ntk_, ref.ntk, rtol=RTOL[dtype])
 
 
 def test_conjugate_kernel_validation():
@@ -140,20 +176,21 @@ def test_conjugate_kernel_validation():
 
 # ---------------------------------------------------------------- alignment
 
-def test_alignment_closed_forms():
+def test_alignment_closed_forms(dtype):
+    approx = lambda a: pytest.approx(a, rel=RTOL[dtype])  # noqa: E731
     y = _pts(9, 8, 1)[:, 0]
-    assert float(kernels.kernel_alignment(jnp.outer(y, y), y)) == pytest.approx(1.0)
-    assert float(kernels.kernel_alignment(jnp.eye(8), y)) == pytest.approx(1 / np.sqrt(8))
+    assert float(kernels.kernel_alignment(jnp.outer(y, y), y)) == approx(1.0)
+    assert float(kernels.kernel_alignment(jnp.eye(8), y)) == approx(1 / np.sqrt(8))
     K = jnp.abs(_pts(10, 8, 8))
     K = K @ K.T
     a = kernels.kernel_alignment(K, y)
-    assert float(a) == pytest.approx(float(y @ K @ y / (jnp.linalg.norm(K) * (y @ y))))
-    assert float(kernels.kernel_alignment(5.0 * K, -2.0 * y)) == pytest.approx(float(a))
-    assert float(kernels.kernel_alignment(K, jnp.outer(y, y))) == pytest.approx(float(a))
+    assert float(a) == approx(float(y @ K @ y / (jnp.linalg.norm(K) * (y @ y))))
+    assert float(kernels.kernel_alignment(5.0 * K, -2.0 * y)) == approx(float(a))
+    assert float(kernels.kernel_alignment(K, jnp.outer(y, y))) == approx(float(a))
     # centring removes the constant part of a kernel
     yc = y - y.mean()
     Kc = jnp.outer(yc, yc) + 10.0
-    assert float(kernels.kernel_alignment(Kc, yc, centered=True)) == pytest.approx(1.0)
+    assert float(kernels.kernel_alignment(Kc, yc, centered=True)) == approx(1.0)
     assert float(kernels.kernel_alignment(Kc, yc)) < 0.5
 
 
@@ -166,40 +203,48 @@ def test_alignment_validation():
         kernels.kernel_alignment(jnp.eye(3), jnp.ones((3, 3, 1)))
 
 
-# ---------------------------------------------------------------- kernel ridge path
+# ---------------------------------------------------------------- Gaussian and Laplace kernels
 
-def test_kernel_ridge_path_matches_ridgeless():
-    x = _pts(12, 30, 4)
-    xt = _pts(13, 7, 4)
-    y = jnp.sin(x[:, 0])
-    lams = jnp.array([1e-4, 1e-2, 1.0])
-    K, Kt = kernels.arccos_kernel(x, x), kernels.arccos_kernel(xt, x)
-    path = kernels.kernel_ridge_path(K, y, Kt, lams)
-    assert path.shape == (3, 7)
-    for i, lam in enumerate(lams):
-        np.testing.assert_allclose(path[i], ridgeless.kernel_ridge(K, y, Kt, float(lam)),
-                                   rtol=1e-8, atol=1e-10)
-    # and the closed form (K + nλI)⁻¹ directly
-    direct = Kt @ jnp.linalg.solve(K + 30 * 1e-2 * jnp.eye(30), y)
-    np.testing.assert_allclose(path[1], direct, rtol=1e-8)
+def test_translation_invariant_kernels_match_numpy(dtype):
+    x1, x2 = jax.random.uniform(jax.random.key(0), (7, 3)), jax.random.uniform(jax.random.key(1), (5, 3))
+    dist = np.linalg.norm(np.asarray(x1, np.float64)[:, None, :]
+                          - np.asarray(x2, np.float64)[None, :, :], axis=-1)
+    g = kernels.gaussian_kernel(x1, x2, bandwidth=0.7)
+    assert g.dtype == dtype
+    np.testing.assert_allclose(g, np.exp(-dist ** 2 / (2 * 0.7 ** 2)), rtol=RTOL[dtype])
+    np.testing.assert_allclose(kernels.laplace_kernel(x1, x2, bandwidth=0.3), np.exp(-dist / 0.3),
+                               rtol=RTOL[dtype])
 
 
-def test_kernel_ridge_path_validation():
-    K = jnp.eye(3)
-    with pytest.raises(ValueError, match="lams"):
-        kernels.kernel_ridge_path(K, jnp.ones(3), jnp.ones((2, 3)), jnp.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match="K_test_train"):
-        kernels.kernel_ridge_path(K, jnp.ones(3), jnp.ones((2, 4)), jnp.array([1.0]))
-    with pytest.raises(ValueError, match="y"):
-        kernels.kernel_ridge_path(K, jnp.ones(4), jnp.ones((2, 3)), jnp.array([1.0]))
-    with pytest.raises(ValueError, match="square"):
-        kernels.kernel_ridge_path(jnp.ones((3, 2)), jnp.ones(3), jnp.ones((2, 2)), jnp.array([1.0]))
+def test_laplace_kernel_is_exactly_symmetric(dtype):
+    x = jax.random.uniform(jax.random.key(0), (300, 1))
+    K = kernels.laplace_kernel(x, x, bandwidth=0.3)
+    assert float(jnp.max(jnp.abs(K - K.T))) == 0.0
+    np.testing.assert_allclose(jnp.diag(K), 1.0)
+
+
+def test_translation_invariant_kernels_inside_jit():
+    x = _pts(0, 4, 2)
+    got = jax.jit(lambda b: kernels.gaussian_kernel(x, x, bandwidth=b))(0.5)
+    np.testing.assert_allclose(got, kernels.gaussian_kernel(x, x, bandwidth=0.5), rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
+def test_translation_invariant_kernels_validation(bad):
+    x = _pts(0, 3, 2)
+    for fn in (kernels.gaussian_kernel, kernels.laplace_kernel):
+        with pytest.raises(ValueError, match="bandwidth"):
+            fn(x, x, bandwidth=bad)
+        with pytest.raises(ValueError, match="x1 and x2"):
+            fn(x, _pts(1, 3, 3), bandwidth=1.0)
 
 
 # ---------------------------------------------------------------- Mercer spectrum on the sphere
 
 @pytest.mark.parametrize("d", [2, 3, 5, 10])
-def test_sphere_eigenvalues_closed_forms(d):
+def test_sphere_eigenvalues_closed_forms(d, dtype):
+    # The quadrature is float64 whatever the dtype (kappa runs with x64 switched on for the
+    # call): the same tolerances hold under float32, and the x64 flag is restored afterwards.
     lin = kernels.sphere_eigenvalues(lambda t: t, d, 4)
     # κ(t) = t: the operator maps x_i to x_i / d; all other degrees vanish
     np.testing.assert_allclose(lin.eigenvalues, [0, 1 / d, 0, 0, 0], atol=1e-12)
@@ -210,6 +255,7 @@ def test_sphere_eigenvalues_closed_forms(d):
     ell = np.arange(15)
     want = special.gamma(d / 2) * 2 ** (d / 2 - 1) * special.iv(ell + d / 2 - 1, 1.0)
     np.testing.assert_allclose(ex.eigenvalues[:15], want, rtol=1e-8, atol=1e-12)  # float64 rounding of a 4096-node sum
+    assert jnp.zeros(()).dtype == dtype
 
 
 def test_harmonic_multiplicity():
@@ -221,7 +267,7 @@ def test_harmonic_multiplicity():
     assert sum(kernels.harmonic_multiplicity(d, l) for l in range(3)) == d + d * (d + 1) // 2
 
 
-def test_sphere_eigenvalues_match_gram_spectrum():
+def test_sphere_eigenvalues_match_gram_spectrum(dtype):
     # Koltchinskii–Giné: eigenvalues of K/n converge to those of the integral operator
     d, n = 3, 1000
     x = _pts(11, n, d)

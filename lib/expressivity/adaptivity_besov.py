@@ -2,17 +2,18 @@
 
 Kernels
 -------
-``gaussian_kernel(x1, x2, bandwidth=ℓ)`` is ``exp(−‖x − x'‖² / (2ℓ²))``;
-``laplace_kernel(x1, x2, bandwidth=ℓ)`` is ``exp(−‖x − x'‖ / ℓ)`` (in one dimension its RKHS is
-the Sobolev space ``H¹``). Both return ``(n1, n2)`` Gram matrices.
+``KERNELS`` names the kernels of the core used here: ``"gaussian"`` is
+:func:`lib.kernels.gaussian_kernel`, ``exp(−‖x − x'‖² / (2ℓ²))``, and ``"laplace"`` is
+:func:`lib.kernels.laplace_kernel`, ``exp(−‖x − x'‖ / ℓ)`` (in one dimension its RKHS is the
+Sobolev space ``H¹``), with bandwidth ℓ.
 
 Kernel ridge over a grid
 ------------------------
 ``tuned_kernel_ridge`` fits ``f̂_λ(x) = k(x, X)(K + nλI)⁻¹y`` — the normalization of
 :func:`lib.ridgeless.kernel_ridge` — for every bandwidth ℓ in a grid and every λ in a grid, and
 keeps the pair with the smallest mean squared error on a validation set. One eigendecomposition
-``K = Q diag(e) Qᵀ`` per bandwidth serves all λ at once:
-``f̂_λ(x_val) = K_val Q diag(1/(e + nλ)) Qᵀ y``. For the Laplace kernel in one dimension an exact
+per bandwidth serves all λ at once (:func:`lib.ridgeless.kernel_ridge` with a vector of
+ridges). For the Laplace kernel in one dimension an exact
 O(n) algorithm is used instead (:func:`laplace_kernel_ridge_1d`: Kalman smoothing of the
 Ornstein–Uhlenbeck process whose covariance is the kernel). When the validation targets are the noiseless
 regression function, this is the *oracle* linear smoother of the family: no tuning rule based on
@@ -44,58 +45,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate as v
-from ..kernels import _kernel_ridge_path
-from .. import nets
+from .. import kernels, nets, ridgeless
 
-__all__ = ["gaussian_kernel", "laplace_kernel", "KERNELS", "TunedKernelRidge",
+__all__ = ["KERNELS", "TunedKernelRidge",
            "tuned_kernel_ridge", "laplace_kernel_ridge_1d", "NetFit", "init_through_data",
            "fit_relu_nets", "cosine_schedule", "HaarCoefficients", "haar_coefficients"]
 
 
-def _sq_dists(x1, x2):
-    d2 = (jnp.sum(x1 * x1, axis=1)[:, None] + jnp.sum(x2 * x2, axis=1)[None, :]
-          - 2.0 * x1 @ x2.T)
-    return jnp.maximum(d2, 0.0)
-
-
-@jax.jit
-def _gaussian(x1, x2, bandwidth):
-    return jnp.exp(-_sq_dists(x1, x2) / (2.0 * bandwidth ** 2))
-
-
-@jax.jit
-def _laplace(x1, x2, bandwidth):
-    # Distances from explicit differences: the expansion ‖x‖² + ‖x'‖² − 2⟨x, x'⟩ loses ~√eps
-    # of accuracy under the square root (and breaks the symmetry of K). Rows are processed one
-    # at a time by lax.map to keep the memory at O(n2 · d).
-    def row(a):
-        return jnp.exp(-jnp.sqrt(jnp.sum((x2 - a) ** 2, axis=1)) / bandwidth)
-    return jax.lax.map(row, x1)
-
-
-def _pair(x1, x2):
-    x1 = v.float_array(x1, "x1", ndim=2)
-    x2 = v.float_array(x2, "x2", ndim=2)
-    v.same_dim(x1, x2, "x1", "x2")
-    dtype = jnp.result_type(x1.dtype, x2.dtype)
-    return x1.astype(dtype), x2.astype(dtype)
-
-
-def gaussian_kernel(x1, x2, *, bandwidth) -> jax.Array:
-    """Gaussian (RBF) kernel ``exp(−‖x1_a − x2_b‖² / (2 bandwidth²))``, shape ``(n1, n2)``."""
-    x1, x2 = _pair(x1, x2)
-    bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
-    return _gaussian(x1, x2, bandwidth)
-
-
-def laplace_kernel(x1, x2, *, bandwidth) -> jax.Array:
-    """Laplace (exponential) kernel ``exp(−‖x1_a − x2_b‖ / bandwidth)``, shape ``(n1, n2)``."""
-    x1, x2 = _pair(x1, x2)
-    bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
-    return _laplace(x1, x2, bandwidth)
-
-
-KERNELS = {"gaussian": _gaussian, "laplace": _laplace}
+KERNELS = {"gaussian": kernels.gaussian_kernel, "laplace": kernels.laplace_kernel}
 
 
 @jax.jit
@@ -146,7 +103,7 @@ def laplace_kernel_ridge_1d(x, y, x_eval, *, bandwidth, lams) -> jax.Array:
     variance ``nλ`` — is computed exactly by a Kalman filter and Rauch–Tung–Striebel smoother
     over the sorted points, with no n×n matrix. ``x`` ``(n, 1)``, ``y`` ``(n,)``, ``x_eval``
     ``(m, 1)``, ``lams`` 1-D positive; returns ``(len(lams), m)``. Agrees with
-    :func:`lib.ridgeless.kernel_ridge` on :func:`laplace_kernel` Gram matrices.
+    :func:`lib.ridgeless.kernel_ridge` on :func:`lib.kernels.laplace_kernel` Gram matrices.
     """
     x = v.float_array(x, "x", ndim=2)
     y = v.float_array(y, "y", ndim=1)
@@ -180,12 +137,11 @@ class TunedKernelRidge(NamedTuple):
 @partial(jax.jit, static_argnames="kernel")
 def _krr_grid(x, y, x_val, y_val, x_query, bandwidths, lams, kernel):
     kfn = KERNELS[kernel]
-    n = x.shape[0]
 
     def one(bw):
-        # One eigendecomposition per bandwidth serves every λ (lib.kernels' ridge path).
-        K_eval = jnp.concatenate([kfn(x_val, x, bw), kfn(x_query, x, bw)])
-        pred = _kernel_ridge_path(kfn(x, x, bw), y, K_eval, n * lams)   # (L, m_val + m)
+        # One eigendecomposition per bandwidth serves every λ (lib.ridgeless.kernel_ridge).
+        K_eval = jnp.concatenate([kfn(x_val, x, bandwidth=bw), kfn(x_query, x, bandwidth=bw)])
+        pred = ridgeless.kernel_ridge(kfn(x, x, bandwidth=bw), y, K_eval, lams)  # (L, m_val + m)
         val_pred, query_pred = pred[:, :x_val.shape[0]], pred[:, x_val.shape[0]:]
         val_mse = jnp.mean((val_pred - y_val[None, :]) ** 2, axis=1)
         return val_mse, query_pred

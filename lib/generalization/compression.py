@@ -47,7 +47,8 @@ import jax
 import jax.numpy as jnp
 
 from .. import _validate as v
-from ..nets import PARAMETERIZATIONS, layer_multiplier, activation_fn
+from ..activations import activation_fn
+from ..nets import PARAMETERIZATIONS, layer_multiplier
 
 __all__ = ["covariance", "effective_dof", "effective_dof_from_eigs", "ridge_leverage_scores",
            "select_units", "leverage_sample", "reconstruction_matrix", "residual_covariance",

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
 from .. import _validate as v
-from .. import nets
+from .. import activations
 from ..ridgeless import random_features
 
 __all__ = [
@@ -56,10 +56,10 @@ __all__ = [
 
 def _as_function(fn, name: str = "fn") -> Callable:
     if isinstance(fn, str):
-        return nets.activation_fn(fn)
+        return activations.activation_fn(fn)
     if not callable(fn):
-        raise ValueError(f"{name} must be an activation name {sorted(nets.ACTIVATIONS)} or a "
-                         f"callable, got {fn!r}")
+        raise ValueError(f"{name} must be an activation name {sorted(activations.ACTIVATIONS)} "
+                         f"or a callable, got {fn!r}")
     return fn
 
 
@@ -117,7 +117,7 @@ def hermite_coefficients(fn, degree: int, *, n_nodes: int = 201,
 
     ``He_k`` are the probabilists' Hermite polynomials (``He₀ = 1, He₁ = z, He₂ = z² − 1, …``),
     orthogonal under ``Z ~ N(0, 1)`` with ``E He_k² = k!``, so ``f = Σ_k c_k He_k/√(k!)`` in
-    ``L²(N(0,1))`` and ``E f² = Σ_k c_k²``. ``fn`` is an activation name of ``lib.nets`` or a
+    ``L²(N(0,1))`` and ``E f² = Σ_k c_k²``. ``fn`` is an activation name of ``lib.activations`` or a
     jax-traceable callable. Computed by :func:`gauss_hermite` (``rule="hermite"``) or
     :func:`split_gauss_legendre` (``rule="split"``, for a kink at 0) with ``n_nodes`` nodes.
     """
@@ -149,7 +149,7 @@ def gaussian_equivalence_constants(fn, *, n_nodes: int = 201,
     ``μ₂² = E σ(Z)² − μ₀² − μ₁²`` for ``Z ~ N(0, 1)``. For a target profile ``f*`` these are
     ``μ₀*``, ``μ₁*`` and ``μ₂*² = ‖P_{>1} f*‖²``. Closed forms: ReLU ``(1/√(2π), 1/2,
     √(1/4 − 1/(2π)))``; erf ``(0, 2/√(3π), √((2/π) arcsin(2/3) − 4/(3π)))``. ``fn`` is an
-    activation name of ``lib.nets`` or a callable. ``rule="hermite"``: :func:`gauss_hermite`
+    activation name of ``lib.activations`` or a callable. ``rule="hermite"``: :func:`gauss_hermite`
     (spectrally accurate for smooth σ; for ReLU the error is still ~10⁻³ at 200 nodes);
     ``rule="split"``: :func:`split_gauss_legendre`, exact to rounding for σ smooth on each side of
     0. Returns Python floats.
@@ -259,7 +259,7 @@ def _gradient(W, a, X, y, act):
 
 @partial(jax.jit, static_argnames="activation")
 def _gradient_jit(W, a, X, y, activation):
-    return _gradient(W, a, X, y, nets.activation_fn(activation))
+    return _gradient(W, a, X, y, activations.activation_fn(activation))
 
 
 def first_step_gradient(W, a, X, y, *, activation: str = "tanh") -> jax.Array:
@@ -268,10 +268,10 @@ def first_step_gradient(W, a, X, y, *, activation: str = "tanh") -> jax.Array:
         G = (1/(n√N)) [ (y − f(X)) ⊙ σ'(X Wᵀ) ⊙ a ]ᵀ X,    shape (N, d).
 
     ``W`` ``(N, d)``, ``a`` ``(N,)``, ``X`` ``(n, d)``, ``y`` ``(n,)``; ``σ'`` by forward-mode
-    differentiation of the activation (one of ``lib.nets.ACTIVATIONS``).
+    differentiation of the activation (one of ``lib.activations.ACTIVATIONS``).
     """
     W, a, X, y = _check_net(W, a, X, y)
-    nets.activation_fn(activation)
+    activations.activation_fn(activation)
     return _gradient_jit(W, a, X, y, activation)
 
 
@@ -283,7 +283,7 @@ def one_step_weights(W0, a, X, y, *, eta, activation: str = "tanh") -> jax.Array
     """
     W0, a, X, y = _check_net(W0, a, X, y)
     eta = v.scalar(eta, "eta", nonnegative=True)
-    nets.activation_fn(activation)
+    activations.activation_fn(activation)
     G = _gradient_jit(W0, a, X, y, activation)
     return W0 + eta * np.sqrt(W0.shape[0]) * G
 
@@ -412,7 +412,7 @@ class SpikeSweep(NamedTuple):
 @partial(jax.jit, static_argnames=("d", "N", "n", "reps", "f", "activation", "rank_one", "block",
                                    "iters"))
 def _sweep(key, etas, noise, mu1, d, N, n, reps, f, activation, rank_one, block, iters):
-    act = nets.activation_fn(activation)
+    act = activations.activation_fn(activation)
 
     def one(k):
         kb, kd, kn = jax.random.split(k, 3)

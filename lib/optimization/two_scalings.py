@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate as v
-from .. import nets
+from .. import activations, nets
 
 __all__ = ["ABC", "Regime", "PARAMETERIZATIONS", "abc_parameterization", "regime",
            "init_abc", "apply_abc", "abc_features", "nets_ensemble", "train_ensemble", "WidthSweep",
@@ -224,7 +224,7 @@ def nets_ensemble(key, widths, n_members: int, *, parameterization: str = "ntk",
 
 def _forward(params, x, a, activation):
     """Hidden representations ``[σ(h¹), ..., σ(h^L)]`` and output, with ``W^l = n^{-a_l} w^l``."""
-    sigma = nets.activation_fn(activation)
+    sigma = activations.activation_fn(activation)
     n = params[0].shape[1]
     feats, h = [], x
     for l, (w, al) in enumerate(zip(params, a)):
@@ -252,14 +252,14 @@ def apply_abc(params, x, abc, *, activation: str = "relu") -> jax.Array:
     """Network output ``f(x) = W^{L+1} σ(... σ(W¹ x))`` with ``W^l = n^{-a_l} w^l``, ``n`` the
     hidden width; ``x`` is ``(N, d)``, the result ``(N, n_out)``. Traceable (use inside jit)."""
     abc, x = _check_params(params, x, abc)
-    nets.activation_fn(activation)
+    activations.activation_fn(activation)
     return _forward(params, x, abc.a, activation)[1]
 
 
 def abc_features(params, x, abc, *, activation: str = "relu") -> list:
     """The hidden representations ``[σ(h¹(x)), ..., σ(h^L(x))]``, each ``(N, n)``."""
     abc, x = _check_params(params, x, abc)
-    nets.activation_fn(activation)
+    activations.activation_fn(activation)
     return _forward(params, x, abc.a, activation)[0]
 
 
@@ -381,7 +381,7 @@ def width_sweep(key, X, y, *, widths, abc, step_size: float, n_steps: int, n_see
     n_steps = v.integer(n_steps, "n_steps", minimum=1)
     n_seeds = v.integer(n_seeds, "n_seeds", minimum=1)
     record_every = v.integer(record_every, "record_every", minimum=1)
-    nets.activation_fn(activation)
+    activations.activation_fn(activation)
     a = abc.a
 
     def loss_fn(p, f0):

@@ -1,4 +1,4 @@
-"""lib.expressivity.adaptivity_besov (kernels, tuned kernel ridge, O(n) Laplace smoother, early-stopped ReLU nets, Haar
+"""lib.expressivity.adaptivity_besov (tuned kernel ridge, O(n) Laplace smoother, early-stopped ReLU nets, Haar
 coefficients), the chapter-1.5 targets of lib.data, and lib.stats.bootstrap_power_law — against
 closed forms, direct NumPy computations and lib.ridgeless.kernel_ridge."""
 import jax
@@ -6,50 +6,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lib import data, ridgeless
+from lib import data, kernels, ridgeless
 from lib.expressivity import adaptivity_besov as es
 from lib.stats import bootstrap_power_law
 
 
-@pytest.fixture(autouse=True)
-def _x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("x64")
 
 
 def _rng_points(seed, n, d):
     return jnp.asarray(np.random.default_rng(seed).uniform(size=(n, d)))
-
-
-# ---------------------------------------------------------------- kernels
-
-def test_kernels_match_numpy():
-    x1, x2 = _rng_points(0, 7, 3), _rng_points(1, 5, 3)
-    dist = np.linalg.norm(np.asarray(x1)[:, None, :] - np.asarray(x2)[None, :, :], axis=-1)
-    np.testing.assert_allclose(es.gaussian_kernel(x1, x2, bandwidth=0.7),
-                               np.exp(-dist ** 2 / (2 * 0.7 ** 2)), rtol=1e-12)
-    np.testing.assert_allclose(es.laplace_kernel(x1, x2, bandwidth=0.3), np.exp(-dist / 0.3),
-                               rtol=1e-12)
-
-
-def test_laplace_kernel_is_exactly_symmetric_in_float32():
-    with jax.enable_x64(False):
-        x = jax.random.uniform(jax.random.key(0), (300, 1))
-        K = es.laplace_kernel(x, x, bandwidth=0.3)
-        assert float(jnp.max(jnp.abs(K - K.T))) == 0.0
-        np.testing.assert_allclose(jnp.diag(K), 1.0)
-
-
-@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
-def test_kernel_bandwidth_validation(bad):
-    x = _rng_points(0, 3, 2)
-    with pytest.raises(ValueError, match="bandwidth"):
-        es.gaussian_kernel(x, x, bandwidth=bad)
-
-
-def test_kernel_dimension_mismatch():
-    with pytest.raises(ValueError, match="x1 and x2"):
-        es.laplace_kernel(_rng_points(0, 3, 2), _rng_points(1, 3, 3), bandwidth=1.0)
 
 
 # ---------------------------------------------------------------- kernel ridge over a grid
@@ -62,7 +28,7 @@ def test_tuned_kernel_ridge_matches_kernel_ridge_on_every_grid_point(kernel, d):
     yv = jnp.sin(4 * xv.sum(1))
     bws, lams = jnp.array([0.2, 0.6]), jnp.array([1e-4, 1e-2, 1e-1])
     res = es.tuned_kernel_ridge(x, y, xv, yv, xq, bandwidths=bws, lams=lams, kernel=kernel)
-    kfn = es.gaussian_kernel if kernel == "gaussian" else es.laplace_kernel
+    kfn = kernels.gaussian_kernel if kernel == "gaussian" else kernels.laplace_kernel
     expected = np.zeros((2, 3))
     for i, bw in enumerate(bws):
         for j, lam in enumerate(lams):
@@ -104,7 +70,7 @@ def test_laplace_smoother_equals_kernel_ridge_with_ties():
     xe = jnp.concatenate([jnp.asarray(rng.uniform(-0.1, 1.1, size=(30, 1))), x[:5]])
     lams = jnp.array([1e-5, 1e-3, 1e-1])
     pred = es.laplace_kernel_ridge_1d(x, y, xe, bandwidth=0.25, lams=lams)
-    K, Ke = es.laplace_kernel(x, x, bandwidth=0.25), es.laplace_kernel(xe, x, bandwidth=0.25)
+    K, Ke = kernels.laplace_kernel(x, x, bandwidth=0.25), kernels.laplace_kernel(xe, x, bandwidth=0.25)
     for j, lam in enumerate(lams):
         np.testing.assert_allclose(pred[j], ridgeless.kernel_ridge(K, y, Ke, float(lam)),
                                    rtol=1e-7, atol=1e-8)
