@@ -1,5 +1,7 @@
 """lib.data: samplers against their defining distributions, Legendre features against NumPy,
-the synthetic-spectrum problem against closed forms and independent Monte-Carlo implementations."""
+the synthetic-spectrum problem against closed forms and independent Monte-Carlo implementations.
+Comparisons with closed forms run in float32 and float64 (``dtype`` fixture; the float64 tolerance
+scaled by the ratio of machine epsilons in float32), Monte-Carlo checks in float64."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,18 +11,21 @@ from numpy.polynomial import legendre as npleg
 from lib import data
 
 
-pytestmark = pytest.mark.usefixtures("x64")
+def tol(dtype, float64_tol: float) -> float:
+    """A tolerance stated for float64, scaled to ``dtype`` by the ratio of machine epsilons."""
+    return float64_tol * float(jnp.finfo(dtype).eps / jnp.finfo(jnp.float64).eps)
 
 
 # ---------------------------------------------------------------- basic samplers
 
-def test_sphere_radius_and_determinism():
+def test_sphere_radius_and_determinism(dtype):
     x = data.sphere(jax.random.key(0), 50, 4, radius=2.0)
-    np.testing.assert_allclose(jnp.linalg.norm(x, axis=1), 2.0, rtol=1e-12)
+    assert x.dtype == dtype
+    np.testing.assert_allclose(jnp.linalg.norm(x, axis=1), 2.0, rtol=tol(dtype, 1e-12))
     np.testing.assert_array_equal(x, data.sphere(jax.random.key(0), 50, 4, radius=2.0))
 
 
-def test_gaussian_covariance():
+def test_gaussian_covariance(x64):
     eigs = jnp.array([4.0, 1.0, 0.25])
     x = data.gaussian(jax.random.key(1), 200_000, 3, cov_eigs=eigs)
     np.testing.assert_allclose(jnp.cov(x.T), jnp.diag(eigs), atol=0.03)
@@ -29,17 +34,18 @@ def test_gaussian_covariance():
 # ---------------------------------------------------------------- Legendre features
 
 @pytest.mark.parametrize("degree", [0, 1, 2, 7, 25])
-def test_legendre_matches_numpy(degree):
+def test_legendre_matches_numpy(degree, dtype):
     x = jnp.linspace(-1, 1, 41)
     np.testing.assert_allclose(data.legendre_features(x, degree),
-                               npleg.legvander(np.asarray(x), degree), atol=1e-12)
+                               npleg.legvander(np.asarray(x, np.float64), degree),
+                               atol=tol(dtype, 1e-12))
 
 
-def test_legendre_orthogonality_under_uniform():
+def test_legendre_orthogonality_under_uniform(dtype):
     nodes, weights = npleg.leggauss(30)            # exact for polynomials of degree <= 59
-    P = np.asarray(data.legendre_features(jnp.asarray(nodes), 10))
+    P = np.asarray(data.legendre_features(jnp.asarray(nodes), 10), np.float64)
     gram = (P * (weights / 2)[:, None]).T @ P      # E_{x ~ U[-1,1]}[P_j P_k]
-    np.testing.assert_allclose(gram, np.diag(1 / (2 * np.arange(11) + 1)), atol=1e-13)
+    np.testing.assert_allclose(gram, np.diag(1 / (2 * np.arange(11) + 1)), atol=tol(dtype, 1e-13))
 
 
 @pytest.mark.parametrize("x,degree,match", [
@@ -55,12 +61,13 @@ def test_legendre_rejects_bad_input(x, degree, match):
 
 # ---------------------------------------------------------------- synthetic-spectrum problem
 
-def test_power_law_problem_values():
+def test_power_law_problem_values(dtype):
     p = data.power_law_problem(50, beta=2.0, r=0.5, noise=0.3)
     k = np.arange(1, 51)
-    np.testing.assert_allclose(p.mu, k ** -2.0, rtol=1e-12)
-    np.testing.assert_allclose(p.theta ** 2, k ** -3.0, rtol=1e-12)     # 2rβ + 1 = 3
-    np.testing.assert_allclose(p.theta ** 2 / p.mu ** (2 * 0.5), 1 / k, rtol=1e-12)
+    rtol = tol(dtype, 1e-12)
+    np.testing.assert_allclose(p.mu, k ** -2.0, rtol=rtol)
+    np.testing.assert_allclose(p.theta ** 2, k ** -3.0, rtol=rtol)     # 2rβ + 1 = 3
+    np.testing.assert_allclose(p.theta ** 2 / p.mu ** (2 * 0.5), 1 / k, rtol=rtol)
     assert p.noise == 0.3
 
 
@@ -76,7 +83,7 @@ def test_power_law_problem_rejects_bad_input(kw, match):
         data.power_law_problem(dim, **kw)
 
 
-def test_sample_spectral_distribution():
+def test_sample_spectral_distribution(x64):
     p = data.power_law_problem(5, beta=2.0, r=0.5, noise=0.5)
     X, y = data.sample_spectral(jax.random.key(2), p, 200_000)
     assert X.shape == (200_000, 5) and y.shape == (200_000,)
@@ -90,7 +97,7 @@ def test_sample_spectral_distribution():
     np.testing.assert_array_equal(y, y2)
 
 
-def test_spectral_excess_risk_matches_monte_carlo():
+def test_spectral_excess_risk_matches_monte_carlo(x64):
     p = data.power_law_problem(6, beta=2.0, r=0.5, noise=1.0)
     coef = jnp.arange(6.0) / 10
     X, _ = data.sample_spectral(jax.random.key(3), p, 400_000)
@@ -101,7 +108,7 @@ def test_spectral_excess_risk_matches_monte_carlo():
     assert batch.shape == (2,)
 
 
-def test_spectral_ridge_risk_matches_sequence_model_simulation():
+def test_spectral_ridge_risk_matches_sequence_model_simulation(x64):
     p = data.power_law_problem(30, beta=1.5, r=0.5, noise=1.0)
     n, lam = 50.0, 0.05
     xi = jax.random.normal(jax.random.key(4), (100_000, 30))
@@ -113,19 +120,19 @@ def test_spectral_ridge_risk_matches_sequence_model_simulation():
     assert float(bias + variance) == pytest.approx(float(jnp.mean(mc)), abs=4 * se)
 
 
-def test_spectral_ridge_risk_limits_and_broadcasting():
+def test_spectral_ridge_risk_limits_and_broadcasting(dtype):
     p = data.power_law_problem(20, beta=2.0, r=0.5, noise=2.0)
     bias, variance = data.spectral_ridge_risk(p, 10.0, 0.0)           # unregularized
     assert float(bias) == 0.0
-    assert float(variance) == pytest.approx(4.0 * 20 / 10)
+    assert float(variance) == pytest.approx(4.0 * 20 / 10, rel=tol(dtype, 1e-12))
     bias, variance = data.spectral_ridge_risk(p, 10.0, 1e12)          # everything shrunk to 0
-    assert float(bias) == pytest.approx(float(jnp.sum(p.theta ** 2)), rel=1e-9)
+    assert float(bias) == pytest.approx(float(jnp.sum(p.theta ** 2)), rel=max(1e-9, tol(dtype, 1e-12)))
     assert float(variance) == pytest.approx(0, abs=1e-20)
     bias, variance = data.spectral_ridge_risk(p, jnp.array([10.0, 100.0]), jnp.array([[0.1], [0.01]]))
     assert bias.shape == variance.shape == (2, 2)
 
 
-def test_random_design_ridge_approaches_sequence_model():
+def test_random_design_ridge_approaches_sequence_model(x64):
     """With n much larger than the effective dimension, ridge regression on random samples
     (solved here with NumPy, independently of lib) has the sequence-model risk."""
     p = data.power_law_problem(40, beta=2.0, r=0.5, noise=1.0)
@@ -153,13 +160,13 @@ def test_random_design_ridge_approaches_sequence_model():
     (lambda p: data.spectral_ridge_risk(p, 0.0, 0.1), "n must be positive"),
     (lambda p: data.spectral_ridge_risk(p, 10.0, -0.1), "lam must be >= 0"),
 ])
-def test_spectral_functions_reject_bad_input(call, match):
+def test_spectral_functions_reject_bad_input(call, match, x64):
     p = data.power_law_problem(5, beta=2.0, r=0.5)
     with pytest.raises(ValueError, match=match):
         call(p)
 
 
-def test_spectral_functions_work_under_jit_and_vmap():
+def test_spectral_functions_work_under_jit_and_vmap(dtype):
     p = data.power_law_problem(8, beta=2.0, r=0.5)
 
     @jax.jit
@@ -173,16 +180,17 @@ def test_spectral_functions_work_under_jit_and_vmap():
     assert out.shape == (3,) and bool(jnp.all(jnp.isfinite(out)))
     X, y = data.sample_spectral(jax.random.key(6), p, 16)
     jitted_sample = jax.jit(data.sample_spectral, static_argnums=2)      # problem as an argument
-    np.testing.assert_allclose(jitted_sample(jax.random.key(6), p, 16)[1], y, rtol=1e-12)
+    rtol = tol(dtype, 1e-12)
+    np.testing.assert_allclose(jitted_sample(jax.random.key(6), p, 16)[1], y, rtol=rtol)
     np.testing.assert_allclose(jax.jit(lambda x: data.legendre_features(x, 3))(y),
-                               data.legendre_features(y, 3), rtol=1e-12)
+                               data.legendre_features(y, 3), rtol=rtol, atol=rtol)
     jitted = jax.jit(lambda q, lam: data.spectral_ridge_risk(q, 10.0, lam))
-    np.testing.assert_allclose(jitted(p, 0.1), data.spectral_ridge_risk(p, 10.0, 0.1), rtol=1e-12)
+    np.testing.assert_allclose(jitted(p, 0.1), data.spectral_ridge_risk(p, 10.0, 0.1), rtol=rtol)
 
 
 # ---------------------------------------------------------------- random-design kernel ridge risk
 
-def test_spectral_krr_risk_matches_noise_monte_carlo():
+def test_spectral_krr_risk_matches_noise_monte_carlo(x64):
     """Same design, many noise draws, ridge solved independently with NumPy."""
     p = data.power_law_problem(30, beta=2.0, r=0.5, noise=0.7)
     n, lam, key = 20, 0.02, jax.random.key(7)
@@ -199,7 +207,7 @@ def test_spectral_krr_risk_matches_noise_monte_carlo():
     assert float(bias + variance) == pytest.approx(mc.mean(), abs=4 * se)
 
 
-def test_spectral_krr_risk_approaches_sequence_model():
+def test_spectral_krr_risk_approaches_sequence_model(x64):
     p = data.power_law_problem(100, beta=2.0, r=0.5, noise=1.0)
     n, lam = 500, 0.01                         # effective dimension ≈ 10 ≪ n
     risks = [sum(data.spectral_krr_risk(jax.random.key(20 + i), p, n, lam)) for i in range(4)]
@@ -207,7 +215,7 @@ def test_spectral_krr_risk_approaches_sequence_model():
     assert float(np.mean(risks)) == pytest.approx(closed, rel=0.05)
 
 
-def test_spectral_krr_risk_vmaps_and_validates():
+def test_spectral_krr_risk_vmaps_and_validates(x64):
     p = data.power_law_problem(10, beta=2.0, r=0.5)
     keys = jax.random.split(jax.random.key(9), 3)
     bias, variance = jax.vmap(lambda k: data.spectral_krr_risk(k, p, 8, jnp.asarray(0.1)))(keys)

@@ -1,17 +1,21 @@
 """lib.nets: ``train`` against closed-form and hand-written iterations (GD on a quadratic, step-size
 schedules, momentum), unbiasedness of its minibatch gradient, the Polyak–Ruppert average against the
-mean of the recorded iterates, input validation; ``init_mlp``/``apply_mlp`` parameterizations
-against each other and their variance scalings."""
+mean of the recorded iterates, input validation; ``train_ensemble`` against separate ``train`` runs
+and the closed form; no recompilation on a second call (counted with ``jax.log_compiles``);
+``init_mlp``/``init_ensemble``/``apply_mlp`` parameterizations against each other and their
+variance scalings. Comparisons with closed forms run in float32 and float64 (``dtype`` fixture)."""
+import logging
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.tree_util import Partial
 
+from conftest import RTOL
 from lib import nets
 from lib.stats import mean_stderr
-
-
-pytestmark = pytest.mark.usefixtures("x64")
 
 
 def _quadratic(d=4, seed=0):
@@ -23,39 +27,48 @@ def _quadratic(d=4, seed=0):
     return A, b, (lambda th: 0.5 * th @ A @ th - b @ th)
 
 
+def _gd_closed_form(A, b, th0, eta, T):
+    """θ_t = θ* + (I − ηA)^t (θ_0 − θ*), t = 1..T, in float64 NumPy."""
+    A, b, th0 = (np.asarray(a, np.float64) for a in (A, b, th0))
+    theta_star = np.linalg.solve(A, b)
+    M = np.eye(len(b)) - eta * A
+    return np.stack([theta_star + np.linalg.matrix_power(M, t) @ (th0 - theta_star)
+                     for t in range(1, T + 1)])
+
+
 # ---------------------------------------------------------------- full-batch iterations
-def test_gd_on_quadratic_equals_closed_form_iteration():
+def test_gd_on_quadratic_equals_closed_form_iteration(dtype):
     A, b, f = _quadratic()
     eta, T = 0.3, 25
-    theta_star = jnp.linalg.solve(A, b)
     th0 = jnp.ones(4)
     res = nets.train(f, th0, n_steps=T, step_size=eta, record_fn=lambda p: p)
-    M = jnp.eye(4) - eta * A
-    expected = jnp.stack([theta_star + jnp.linalg.matrix_power(M, t) @ (th0 - theta_star)
-                          for t in range(1, T + 1)])
-    np.testing.assert_allclose(res.history, expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(res.params, expected[-1], rtol=1e-12, atol=1e-12)
+    expected = _gd_closed_form(A, b, th0, eta, T)
+    assert res.params.dtype == dtype
+    tol = RTOL[dtype]
+    np.testing.assert_allclose(res.history, expected, rtol=tol, atol=tol)
+    np.testing.assert_allclose(res.params, expected[-1], rtol=tol, atol=tol)
     assert res.averaged is None
 
 
-def test_default_record_fn_is_the_loss_and_record_every_subsamples():
+def test_default_record_fn_is_the_loss_and_record_every_subsamples(dtype):
     A, b, f = _quadratic(seed=1)
     every = nets.train(f, jnp.zeros(4), n_steps=12, step_size=0.2, record_fn=lambda p: p)
     sub = nets.train(f, jnp.zeros(4), n_steps=12, step_size=0.2, record_every=4)
-    np.testing.assert_allclose(sub.history, [f(every.history[i]) for i in (3, 7, 11)], rtol=1e-12)
+    np.testing.assert_allclose(sub.history, [f(every.history[i]) for i in (3, 7, 11)],
+                               rtol=RTOL[dtype])
 
 
-def test_schedule_matches_hand_written_loop():
+def test_schedule_matches_hand_written_loop(dtype):
     A, b, f = _quadratic(seed=2)
     schedule = lambda t: 0.8 / (t + 2.0)  # noqa: E731
     res = nets.train(f, jnp.zeros(4), n_steps=30, step_size=schedule, record_fn=lambda p: p)
     th = jnp.zeros(4)
     for t in range(30):
         th = th - schedule(t) * (A @ th - b)
-        np.testing.assert_allclose(res.history[t], th, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(res.history[t], th, rtol=RTOL[dtype], atol=RTOL[dtype])
 
 
-def test_momentum_matches_heavy_ball_loop():
+def test_momentum_matches_heavy_ball_loop(dtype):
     A, b, f = _quadratic(seed=3)
     res = nets.train(f, jnp.zeros(4), n_steps=20, step_size=0.1, optimizer="momentum",
                      momentum=0.5, record_fn=lambda p: p)
@@ -63,37 +76,60 @@ def test_momentum_matches_heavy_ball_loop():
     for t in range(20):
         m = 0.5 * m + (A @ th - b)
         th = th - 0.1 * m
-    np.testing.assert_allclose(res.params, th, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(res.params, th, rtol=RTOL[dtype], atol=RTOL[dtype])
 
 
-def test_train_works_on_pytrees():
+def test_adam_matches_hand_written_loop(dtype):
+    A, b, f = _quadratic(seed=9)
+    b1, b2, eps, eta = 0.8, 0.99, 1e-3, 0.05
+    res = nets.train(f, jnp.zeros(4), n_steps=15, step_size=eta, optimizer="adam",
+                     betas=(b1, b2), eps=eps)
+    th, m, s = (np.zeros(4) for _ in range(3))
+    A64, b64 = np.asarray(A, np.float64), np.asarray(b, np.float64)
+    for t in range(1, 16):
+        g = A64 @ th - b64
+        m, s = b1 * m + (1 - b1) * g, b2 * s + (1 - b2) * g * g
+        th = th - eta * (m / (1 - b1 ** t)) / (np.sqrt(s / (1 - b2 ** t)) + eps)
+    np.testing.assert_allclose(res.params, th, rtol=RTOL[dtype], atol=RTOL[dtype])
+
+
+def test_train_works_on_pytrees(dtype):
     params = {"a": jnp.ones(3), "b": (jnp.ones(2),)}
     loss = lambda p: jnp.sum(p["a"] ** 2) + jnp.sum(p["b"][0] ** 2)  # noqa: E731
     res = nets.train(loss, params, n_steps=3, step_size=0.25)
-    np.testing.assert_allclose(res.params["a"], 0.5 ** 3 * np.ones(3))
-    np.testing.assert_allclose(res.params["b"][0], 0.5 ** 3 * np.ones(2))
+    np.testing.assert_allclose(res.params["a"], 0.5 ** 3 * np.ones(3), rtol=RTOL[dtype])
+    np.testing.assert_allclose(res.params["b"][0], 0.5 ** 3 * np.ones(2), rtol=RTOL[dtype])
+
+
+def test_float32_params_stay_float32_under_x64(x64):
+    A, b, f = _quadratic()
+    res = nets.train(lambda th: f(th.astype(jnp.float64)).astype(jnp.float32),
+                     jnp.ones(4, jnp.float32), n_steps=3, step_size=0.1, optimizer="adam")
+    assert res.params.dtype == jnp.float32
 
 
 # ---------------------------------------------------------------- Polyak–Ruppert average
-def test_polyak_average_is_the_mean_of_the_iterates():
+def test_polyak_average_is_the_mean_of_the_iterates(dtype):
     A, b, f = _quadratic(seed=4)
     res = nets.train(f, jnp.ones(4), n_steps=40, step_size=lambda t: 0.5 / (1 + t) ** 0.6,
                      record_fn=lambda p: p, average=True)
-    np.testing.assert_allclose(res.averaged, res.history.mean(axis=0), rtol=1e-12, atol=1e-14)
+    tol = RTOL[dtype]
+    np.testing.assert_allclose(res.averaged, res.history.mean(axis=0), rtol=tol, atol=tol)
 
 
-def test_record_average_records_the_running_mean():
+def test_record_average_records_the_running_mean(dtype):
     A, b, f = _quadratic(seed=5)
     res = nets.train(f, jnp.ones(4), n_steps=20, step_size=0.1, record_fn=lambda p: p,
                      average=True, record_average=True)
     last, avg = res.history
-    running = np.cumsum(np.asarray(last), axis=0) / np.arange(1, 21)[:, None]
-    np.testing.assert_allclose(avg, running, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(res.averaged, running[-1], rtol=1e-12, atol=1e-14)
+    running = np.cumsum(np.asarray(last, np.float64), axis=0) / np.arange(1, 21)[:, None]
+    tol = RTOL[dtype]
+    np.testing.assert_allclose(avg, running, rtol=tol, atol=tol)
+    np.testing.assert_allclose(res.averaged, running[-1], rtol=tol, atol=tol)
     # with record_every > 1 the average still covers every step
     sub = nets.train(f, jnp.ones(4), n_steps=20, step_size=0.1, record_fn=lambda p: p,
                      record_every=5, average=True, record_average=True)
-    np.testing.assert_allclose(sub.history[1], running[4::5], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sub.history[1], running[4::5], rtol=tol, atol=tol)
 
 
 # ---------------------------------------------------------------- minibatch SGD
@@ -131,12 +167,12 @@ def test_sgd_is_deterministic_given_key_and_full_batch_limit():
     assert not np.allclose(r1.history, r3.history)
 
 
-def test_sgd_with_single_example_data_equals_gd():
+def test_sgd_with_single_example_data_equals_gd(dtype):
     X, y, loss = _regression(n=1, seed=8)
     sgd = nets.train(loss, jnp.zeros(3), n_steps=5, step_size=0.2, data=(X, y), batch_size=3,
                      key=jax.random.key(0), record_fn=lambda p: p)
     gd = nets.train(lambda th: loss(th, (X, y)), jnp.zeros(3), n_steps=5, step_size=0.2)
-    np.testing.assert_allclose(sgd.params, gd.params, rtol=1e-12)
+    np.testing.assert_allclose(sgd.params, gd.params, rtol=RTOL[dtype])
 
 
 # ---------------------------------------------------------------- validation
@@ -176,8 +212,153 @@ def test_minibatch_bad_inputs_raise(kwargs, name):
         nets.train(loss, jnp.zeros(3), **{**base, **kwargs})
 
 
+# ---------------------------------------------------------------- compilation
+def _compiles(caplog, name, call):
+    """How many times ``call()`` compiles the jitted function ``name``: the cache misses that
+    ``jax.log_compiles`` logs as "Compiling jit(name) ..." (or "Compiling name ..." in older JAX)."""
+    caplog.clear()
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING):
+        jax.block_until_ready(call())
+    return sum(re.match(rf"Compiling \S*\b{name}\b", r.getMessage()) is not None
+               for r in caplog.records)
+
+
+def test_train_compiles_once_for_repeated_calls(caplog):
+    A, b, f = _quadratic(seed=10)
+    record = lambda p: p  # noqa: E731   (defined once: functions are compared by identity)
+    run = lambda th0, eta: nets.train(f, th0, n_steps=7, step_size=eta, record_fn=record)  # noqa: E731
+    assert _compiles(caplog, "_train_loop", lambda: run(jnp.zeros(4), 0.1)) == 1
+    # new initial values and a new step size: traced, no recompilation
+    assert _compiles(caplog, "_train_loop", lambda: run(jnp.ones(4), 0.2)) == 0
+    # data bound through jax.tree_util.Partial is traced too
+    quad = lambda A, b, th: 0.5 * th @ A @ th - b @ th  # noqa: E731
+    go = lambda B: nets.train(Partial(quad, B, b), jnp.zeros(4), n_steps=7, step_size=0.1)  # noqa: E731
+    assert _compiles(caplog, "_train_loop", lambda: go(A)) == 1
+    assert _compiles(caplog, "_train_loop", lambda: go(2 * A)) == 0
+    # ... and the counter does see a recompilation: a new lambda per call, or new shapes
+    assert _compiles(caplog, "_train_loop", lambda: nets.train(
+        lambda th: f(th), jnp.zeros(4), n_steps=7, step_size=0.1)) == 1
+    assert _compiles(caplog, "_train_loop", lambda: run(jnp.zeros(4), 0.1)) == 0
+    assert _compiles(caplog, "_train_loop", lambda: nets.train(
+        f, jnp.zeros(4), n_steps=14, step_size=0.1, record_fn=record)) == 1
+
+
+def _member_loss(p, data):
+    """Squared loss of a two-layer ReLU net on one member's data (module level: compiled once)."""
+    x, y = data
+    return jnp.mean((nets.apply_mlp(p, x, parameterization="standard", b_std=1.0)[:, 0] - y) ** 2)
+
+
+def _member_record(p, data):
+    return _member_loss(p, data), p[1][0][:, 0]
+
+
+def _loss_of(x, y, p):
+    """``_member_loss`` with the data first, to bind it by ``Partial`` (traced, no recompile)."""
+    return _member_loss(p, (x, y))
+
+
+def _record_of(x, y, p):
+    return _member_record(p, (x, y))
+
+
+def test_train_ensemble_compiles_once_for_repeated_calls(caplog):
+    x = jax.random.normal(jax.random.key(0), (6, 2))
+    Y = jax.random.normal(jax.random.key(1), (3, 6))
+    run = lambda k, eta: nets.train_ensemble(  # noqa: E731
+        _member_loss, nets.init_ensemble(k, [2, 5, 1], 3, parameterization="standard"),
+        data=(x, Y), data_axes=(None, 0), n_steps=4, step_size=eta, optimizer="adam")
+    assert _compiles(caplog, "_train_ensemble_loop", lambda: run(jax.random.key(2), 0.1)) == 1
+    assert _compiles(caplog, "_train_ensemble_loop", lambda: run(jax.random.key(3), 0.05)) == 0
+
+
+# ---------------------------------------------------------------- ensembles
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam"])
+def test_train_ensemble_equals_separate_train_runs(optimizer):
+    x = jax.random.normal(jax.random.key(4), (8, 3))
+    Y = jax.random.normal(jax.random.key(5), (8, 3))                 # member r fits column r
+    key, widths, R = jax.random.key(6), [3, 6, 1], 3
+    kw = dict(n_steps=12, step_size=lambda t: 0.05 / (1 + 0.1 * t), optimizer=optimizer,
+              record_every=4, average=True, momentum=0.7)
+    ens = nets.train_ensemble(_member_loss, nets.init_ensemble(key, widths, R), data=(x, Y),
+                              data_axes=(None, 1), record_fn=_member_record, **kw)
+    for r in range(R):
+        p0 = nets.init_mlp(jax.random.fold_in(key, r), widths)
+        one = nets.train(Partial(_loss_of, x, Y[:, r]), p0,
+                         record_fn=Partial(_record_of, x, Y[:, r]), **kw)
+        pick = lambda tree: jax.tree_util.tree_map(lambda a: a[r], tree)  # noqa: E731
+        for got, want in zip(jax.tree_util.tree_leaves((pick(ens.params), pick(ens.history),
+                                                        pick(ens.averaged))),
+                             jax.tree_util.tree_leaves((one.params, one.history, one.averaged))):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)     # float32
+
+
+def test_train_ensemble_gd_on_quadratics_equals_closed_form(dtype):
+    """R quadratics ½θᵀAθ − b_rᵀθ (shared A, own b_r) from own starts: θ_t = θ*_r + (I − ηA)^t(θ_0 − θ*_r)."""
+    A, _, _ = _quadratic(seed=11)
+    B = jax.random.normal(jax.random.key(12), (5, 4))
+    th0 = jax.random.normal(jax.random.key(13), (5, 4))
+    quad = lambda th, data: 0.5 * th @ data[0] @ th - data[1] @ th  # noqa: E731
+    res = nets.train_ensemble(quad, th0, data=(A, B), data_axes=(None, 0), n_steps=20,
+                              step_size=0.3, record_fn=lambda th, data: th)
+    assert res.history.shape == (5, 20, 4) and res.params.dtype == dtype
+    for r in range(5):
+        np.testing.assert_allclose(res.history[r], _gd_closed_form(A, B[r], th0[r], 0.3, 20),
+                                   rtol=RTOL[dtype], atol=RTOL[dtype])
+
+
+def test_train_ensemble_without_data_and_default_record(dtype):
+    th0 = jnp.arange(6.0).reshape(3, 2)
+    res = nets.train_ensemble(lambda th: jnp.sum(th ** 2), th0, n_steps=4, step_size=0.25,
+                              record_every=2)
+    np.testing.assert_allclose(res.params, th0 * 0.5 ** 4, rtol=RTOL[dtype])
+    np.testing.assert_allclose(res.history, np.sum(np.asarray(th0)[:, None] ** 2, -1)
+                               * np.array([0.5 ** 4, 0.5 ** 8]), rtol=RTOL[dtype])
+
+
+def test_init_ensemble_equals_init_mlp_with_folded_keys():
+    key = jax.random.key(7)
+    ens = nets.init_ensemble(key, [3, 5, 2], 2, parameterization="standard", w_std=1.5)
+    for r in range(2):
+        one = nets.init_mlp(jax.random.fold_in(key, r), [3, 5, 2], parameterization="standard",
+                            w_std=1.5)
+        for got, want in zip(jax.tree_util.tree_leaves(ens), jax.tree_util.tree_leaves(one)):
+            assert got.shape[1:] == want.shape and got.dtype == want.dtype
+            np.testing.assert_allclose(got[r], want, rtol=1e-6, atol=1e-7)      # float32
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(params=[jnp.ones(3), jnp.ones(4)]), "params"),
+    (dict(params=jnp.ones(())), "params"),
+    (dict(data=jnp.ones((4, 2))), "data"),
+    (dict(data=(jnp.ones(2), jnp.ones(3)), data_axes=(None, 0, 0)), "data_axes"),
+    (dict(loss_fn=3), "loss_fn"),
+    (dict(record_fn="loss"), "record_fn"),
+    (dict(optimizer="sgd"), "optimizer"),
+    (dict(step_size=0.0), "step_size"),
+    (dict(n_steps=5, record_every=2), "record_every"),
+    (dict(betas=(0.9,)), "betas"),
+])
+def test_train_ensemble_bad_inputs_raise(kwargs, name):
+    base = dict(loss_fn=lambda p, *d: jnp.sum(p ** 2), params=jnp.ones((3, 2)), n_steps=4,
+                step_size=0.1)
+    with pytest.raises(ValueError, match=name):
+        nets.train_ensemble(**{**base, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(n_members=0), "n_members"),
+    (dict(widths=[3]), "widths"),
+    (dict(parameterization="mup"), "parameterization"),
+])
+def test_init_ensemble_bad_inputs_raise(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        nets.init_ensemble(**{**dict(key=jax.random.key(0), widths=[3, 4, 1], n_members=2),
+                              **kwargs})
+
+
 # ---------------------------------------------------------------- init_mlp / apply_mlp
-def test_standard_and_ntk_parameterizations_compute_the_same_function_at_init():
+def test_standard_and_ntk_parameterizations_compute_the_same_function_at_init(dtype):
     x = jax.random.normal(jax.random.key(1), (7, 5))
     for act in ("relu", "tanh", "erf"):
         kw = dict(w_std=1.3, b_std=0.4)
@@ -185,15 +366,15 @@ def test_standard_and_ntk_parameterizations_compute_the_same_function_at_init():
         p_ntk = nets.init_mlp(jax.random.key(2), [5, 16, 8, 1], parameterization="ntk", **kw)
         out_std = nets.apply_mlp(p_std, x, activation=act, parameterization="standard", **kw)
         out_ntk = nets.apply_mlp(p_ntk, x, activation=act, parameterization="ntk", **kw)
-        np.testing.assert_allclose(out_std, out_ntk, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(out_std, out_ntk, rtol=RTOL[dtype], atol=RTOL[dtype])
 
 
-def test_mean_field_output_is_ntk_output_over_sqrt_width():
+def test_mean_field_output_is_ntk_output_over_sqrt_width(dtype):
     x = jax.random.normal(jax.random.key(3), (6, 4))
     p = nets.init_mlp(jax.random.key(4), [4, 32, 1], parameterization="mean_field")
     out_mf = nets.apply_mlp(p, x, activation="tanh", parameterization="mean_field")
     out_ntk = nets.apply_mlp(p, x, activation="tanh", parameterization="ntk")
-    np.testing.assert_allclose(out_mf, out_ntk / np.sqrt(32), rtol=1e-12)
+    np.testing.assert_allclose(out_mf, out_ntk / np.sqrt(32), rtol=RTOL[dtype])
 
 
 def test_init_variances_and_output_scaling():
