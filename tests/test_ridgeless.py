@@ -1,6 +1,12 @@
 """lib.ridgeless: min-norm / ridge / kernel ridge against closed forms and NumPy, the
 Hastie–Montanari–Rosset–Tibshirani risk curve against Monte Carlo, Marchenko–Pastur against
-simulated spectra, and input validation."""
+simulated spectra, and input validation.
+
+The solvers' closed-form tests run under the ``dtype`` fixture (float32 and float64) with
+per-dtype tolerances. The risk and spectrum tests stay in float64 (module-level ``x64`` below,
+overridden by ``dtype`` where a test asks for it): they compare Monte-Carlo means near the
+interpolation threshold, where XXᵀ is ill-conditioned, and SciPy quadratures to 1e-6.
+"""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,80 +15,159 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
+from conftest import RTOL
+
 from lib import ridgeless as rl
 
 
-pytestmark = pytest.mark.usefixtures("x64")
+@pytest.fixture(autouse=True)
+def _float64_unless_dtype(request):
+    """float64 for every test that does not take the ``dtype`` fixture (see the docstring)."""
+    if "dtype" in request.fixturenames:
+        yield
+    else:
+        request.getfixturevalue("x64")
+        yield
 
 
 def _gauss(seed, *shape):
-    return jax.random.normal(jax.random.key(seed), shape, dtype=jnp.float64)
+    return jax.random.normal(jax.random.key(seed), shape)      # float32, or float64 under x64
+
+
+def _tol(dtype, f64):
+    """The tolerance ``f64`` of a float64 comparison; in float32 the conftest ``RTOL`` (1e-4)."""
+    return f64 if dtype == jnp.float64 else RTOL[dtype]
 
 
 # ---------------------------------------------------------------- min-norm, ridge, kernel ridge
 
-def test_min_norm_interpolates_with_minimal_norm():
+def test_min_norm_interpolates_with_minimal_norm(dtype):
     n, d = 20, 50
     X, y = _gauss(0, n, d), _gauss(1, n)
     beta = rl.min_norm_interpolator(X, y)
     assert beta.shape == (d,)
-    np.testing.assert_allclose(X @ beta, y, atol=1e-10)
+    tol = _tol(dtype, 1e-10)
+    np.testing.assert_allclose(X @ beta, y, atol=tol)
     # every other interpolator is beta + (null-space vector) and is strictly longer
-    _, _, Vt = np.linalg.svd(np.asarray(X))
+    _, _, Vt = np.linalg.svd(np.asarray(X, np.float64))
     null = Vt[n:]                                    # (d - n, d) orthonormal basis of ker X
-    np.testing.assert_allclose(null @ np.asarray(beta), 0.0, atol=1e-10)
+    np.testing.assert_allclose(null @ np.asarray(beta), 0.0, atol=tol)
     coeffs = np.asarray(_gauss(2, 100, d - n))
     others = np.asarray(beta)[None] + 0.1 * coeffs @ null
-    np.testing.assert_allclose(others @ np.asarray(X).T, np.broadcast_to(y, (100, n)), atol=1e-10)
+    np.testing.assert_allclose(others @ np.asarray(X).T, np.broadcast_to(y, (100, n)), atol=10 * tol)
     assert np.all(np.linalg.norm(others, axis=1) > np.linalg.norm(beta))
-    np.testing.assert_allclose(beta, np.linalg.pinv(np.asarray(X)) @ np.asarray(y), atol=1e-10)
+    np.testing.assert_allclose(beta, np.linalg.pinv(np.asarray(X, np.float64)) @ np.asarray(y),
+                               atol=tol)
 
 
-def test_min_norm_is_least_squares_when_d_lt_n():
+def test_min_norm_is_least_squares_when_d_lt_n(dtype):
     X, y = _gauss(3, 60, 7), _gauss(4, 60)
-    expected = np.linalg.lstsq(np.asarray(X), np.asarray(y), rcond=None)[0]
-    np.testing.assert_allclose(rl.min_norm_interpolator(X, y), expected, rtol=1e-10, atol=1e-12)
+    expected = np.linalg.lstsq(np.asarray(X, np.float64), np.asarray(y, np.float64), rcond=None)[0]
+    np.testing.assert_allclose(rl.min_norm_interpolator(X, y), expected, rtol=_tol(dtype, 1e-10),
+                               atol=_tol(dtype, 1e-12))
 
 
-def test_min_norm_rank_deficient_and_multi_output():
+def test_min_norm_rank_deficient_and_multi_output(dtype):
     A, B = _gauss(5, 30, 4), _gauss(6, 4, 12)
     X = A @ B                                        # rank 4, n=30 > d=12: not full column rank
     Y = _gauss(7, 30, 3)
     beta = rl.min_norm_interpolator(X, Y)
     assert beta.shape == (12, 3)
-    np.testing.assert_allclose(beta, np.linalg.pinv(np.asarray(X)) @ np.asarray(Y), atol=1e-9)
-    np.testing.assert_allclose(rl.ridge(X, Y, 0.0), beta, atol=1e-12)
+    # the reference pinv drops singular values at the rounding level of the dtype of X
+    rcond = 30 * float(jnp.finfo(dtype).eps)
+    pinv = np.linalg.pinv(np.asarray(X, np.float64), rcond=rcond)
+    np.testing.assert_allclose(beta, pinv @ np.asarray(Y), atol=_tol(dtype, 1e-9))
+    np.testing.assert_allclose(rl.ridge(X, Y, 0.0), beta, atol=_tol(dtype, 1e-12))
 
 
 @pytest.mark.parametrize("n,d", [(20, 50), (60, 7)])
-def test_ridge_small_lam_tends_to_min_norm(n, d):
+def test_ridge_small_lam_tends_to_min_norm(n, d, dtype):
     X, y = _gauss(8, n, d), _gauss(9, n)
     np.testing.assert_allclose(rl.ridge(X, y, 1e-10), rl.min_norm_interpolator(X, y),
-                               rtol=1e-6, atol=1e-7)
+                               rtol=_tol(dtype, 1e-6), atol=_tol(dtype, 1e-7))
     np.testing.assert_array_equal(rl.ridge(X, y, 0.0), rl.min_norm_interpolator(X, y))
 
 
 @pytest.mark.parametrize("n,d", [(40, 10), (10, 40)])
-def test_ridge_closed_form(n, d):
+def test_ridge_closed_form(n, d, dtype):
     X, y, lam = _gauss(10, n, d), _gauss(11, n), 0.3
-    Xn, yn = np.asarray(X), np.asarray(y)
+    Xn, yn = np.asarray(X, np.float64), np.asarray(y, np.float64)
     expected = np.linalg.solve(Xn.T @ Xn + n * lam * np.eye(d), Xn.T @ yn)
     beta = rl.ridge(X, y, lam)
-    np.testing.assert_allclose(beta, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(beta, expected, rtol=_tol(dtype, 1e-10), atol=_tol(dtype, 1e-12))
     # it minimizes (1/n)||y - X b||^2 + lam ||b||^2: the gradient vanishes
-    grad = -2 / n * Xn.T @ (yn - Xn @ np.asarray(beta)) + 2 * lam * np.asarray(beta)
-    np.testing.assert_allclose(grad, 0.0, atol=1e-10)
+    b = np.asarray(beta, np.float64)
+    grad = -2 / n * Xn.T @ (yn - Xn @ b) + 2 * lam * b
+    np.testing.assert_allclose(grad, 0.0, atol=_tol(dtype, 1e-10))
 
 
 @pytest.mark.parametrize("lam", [0.0, 1e-3, 0.5])
 @pytest.mark.parametrize("n,d", [(30, 80), (80, 30)])
-def test_linear_kernel_ridge_equals_ridge(n, d, lam):
+def test_linear_kernel_ridge_equals_ridge(n, d, lam, dtype):
     X, y, Xt = _gauss(12, n, d), _gauss(13, n, 2), _gauss(14, 17, d)
     pred = rl.kernel_ridge(X @ X.T, y, Xt @ X.T, lam)
     assert pred.shape == (17, 2)
-    np.testing.assert_allclose(pred, Xt @ rl.ridge(X, y, lam), rtol=1e-7, atol=1e-7)
+    # float32: K = XXᵀ squares the condition number of X (≈ 4 here): 1e-3
+    tol = _tol(dtype, 1e-7) * (10 if dtype == jnp.float32 else 1)
+    np.testing.assert_allclose(pred, Xt @ rl.ridge(X, y, lam), rtol=tol, atol=tol)
     pred1 = rl.kernel_ridge(X @ X.T, y[:, 0], Xt @ X.T, lam)
-    np.testing.assert_allclose(pred1, pred[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(pred1, pred[:, 0], rtol=_tol(dtype, 1e-12), atol=_tol(dtype, 1e-12))
+
+
+def _psd(seed, n, rank):
+    """A PSD Gram matrix of the given rank, K = A Aᵀ, with its factor A (n, rank)."""
+    A = _gauss(seed, n, rank)
+    return A @ A.T, A
+
+
+def test_kernel_ridge_against_solve(dtype):
+    n, m = 40, 9
+    K, A = _psd(20, n, n)
+    Kt = _gauss(21, m, n) @ A.T
+    y = _gauss(22, n)
+    for lam in (1e-2, 0.3):
+        want = np.asarray(Kt, np.float64) @ np.linalg.solve(
+            np.asarray(K, np.float64) + n * lam * np.eye(n), np.asarray(y, np.float64))
+        got = rl.kernel_ridge(K, y, Kt, lam)
+        assert got.dtype == dtype and got.shape == (m,)
+        # float32: (K + nλI) has condition number ≲ 1e2 here, so ≈ 1e2 ulps
+        np.testing.assert_allclose(got, want, rtol=_tol(dtype, 1e-9),
+                                   atol=_tol(dtype, 1e-9) * np.abs(want).max())
+
+
+def test_kernel_ridge_ridgeless_is_pseudo_inverse_for_rank_deficient_K(dtype):
+    n, rank, m = 30, 6, 8
+    K, A = _psd(23, n, rank)                         # rank 6: 24 eigenvalues are rounding noise
+    Kt = _gauss(24, m, rank) @ A.T                   # test points in the span of the features
+    y = _gauss(25, n, 2)
+    Kn = np.asarray(K, np.float64)
+    pinv = np.linalg.pinv(Kn, rcond=n * float(jnp.finfo(dtype).eps), hermitian=True)
+    want = np.asarray(Kt, np.float64) @ pinv @ np.asarray(y, np.float64)
+    got = rl.kernel_ridge(K, y, Kt, 0.0)
+    assert got.shape == (m, 2)
+    np.testing.assert_allclose(got, want, rtol=_tol(dtype, 1e-9),
+                               atol=_tol(dtype, 1e-9) * np.abs(want).max())
+    # and the training fit is the projection of y onto the range of K (it interpolates there)
+    fit = np.asarray(rl.kernel_ridge(K, y, K, 0.0), np.float64)
+    P = np.asarray(A, np.float64) @ np.linalg.pinv(np.asarray(A, np.float64))
+    np.testing.assert_allclose(fit, P @ np.asarray(y, np.float64), atol=_tol(dtype, 1e-9) * 10)
+
+
+def test_kernel_ridge_vector_of_ridges_equals_scalar_calls(dtype):
+    n, m = 25, 7
+    K, A = _psd(26, n, 10)
+    Kt = _gauss(27, m, 10) @ A.T
+    lams = jnp.array([0.0, 1e-3, 0.1, 2.0])
+    for y in (_gauss(28, n), _gauss(29, n, 3)):
+        path = rl.kernel_ridge(K, y, Kt, lams)
+        assert path.shape == (4,) + (m,) + y.shape[1:]
+        for i, lam in enumerate(lams):
+            one = rl.kernel_ridge(K, y, Kt, float(lam))
+            np.testing.assert_allclose(path[i], one, rtol=_tol(dtype, 1e-12),
+                                       atol=_tol(dtype, 1e-12) * float(jnp.abs(one).max()))
+    # a traced vector of ridges inside a user's jit
+    jitted = jax.jit(lambda lam: rl.kernel_ridge(K, y, Kt, lam))(lams)
+    np.testing.assert_allclose(jitted, path, rtol=_tol(dtype, 1e-12), atol=_tol(dtype, 1e-12))
 
 
 def test_float32_default_dtype():
@@ -283,6 +368,10 @@ def test_bad_inputs_raise_naming_the_argument():
     _check_raises("K_train must be symmetric", rl.kernel_ridge, np.triu(np.ones((4, 4))), y,
                   np.ones((2, 4)), 0.1)
     _check_raises("lam", rl.kernel_ridge, K, y, np.ones((2, 4)), -1.0)
+    _check_raises("lam", rl.kernel_ridge, K, y, np.ones((2, 4)), np.array([0.1, -1.0]))
+    _check_raises("lam", rl.kernel_ridge, K, y, np.ones((2, 4)), np.array([0.1, np.nan]))
+    _check_raises("lam", rl.kernel_ridge, K, y, np.ones((2, 4)), np.zeros(0))
+    _check_raises("lam", rl.kernel_ridge, K, y, np.ones((2, 4)), np.ones((2, 2)))
     _check_raises("gamma", rl.isotropic_asymptotic_risk, 0.0, signal=1.0, noise=1.0)
     _check_raises("gamma", rl.isotropic_asymptotic_risk, [0.5, -1.0], signal=1.0, noise=1.0)
     _check_raises("gamma", rl.isotropic_asymptotic_risk, np.nan, signal=1.0, noise=1.0)
