@@ -23,8 +23,8 @@ Trained networks with early stopping
 ------------------------------------
 ``fit_relu_nets`` trains k ReLU MLPs (``lib.nets``, standard parameterization with biases),
 net i on data set i, on the squared loss (plus an optional weight decay) by full-batch Adam, all
-in one ``lib.nets.train`` call: the nets are stacked along a leading axis and the loss is their
-sum, and since Adam acts coordinate-wise every net follows exactly the iterates of its own run.
+in one :func:`lib.nets.train_ensemble` call (every net follows exactly the iterates of its own
+:func:`lib.nets.train` run).
 Every ``record_every`` steps it records each net's validation error and its predictions at the
 query points; each net is then *early-stopped* at the checkpoint with the smallest validation
 error. The first layer is initialized through the data (:func:`init_through_data`), so that the
@@ -43,6 +43,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 
 from .. import _validate as v
 from .. import kernels, nets, ridgeless
@@ -207,12 +208,22 @@ class NetFit(NamedTuple):
     steps: np.ndarray
 
 
-def _stacked_apply(params, x):
-    """k stacked nets on k inputs: ``params`` leaves have a leading axis k, ``x`` is
-    ``(k, n, d)``, or ``(n, d)`` shared by all nets; returns ``(k, n)``."""
-    def one(p, xi):
-        return nets.apply_mlp(p, xi, parameterization="standard", b_std=1.0)[:, 0]
-    return jax.vmap(one, in_axes=(0, 0 if x.ndim == 3 else None))(params, x)
+def _apply(params, x):
+    """One net (standard parameterization with biases) on ``x`` ``(n, d)``; returns ``(n,)``."""
+    return nets.apply_mlp(params, x, parameterization="standard", b_std=1.0)[:, 0]
+
+
+def _penalized_mse(params, data):
+    """``mean_j (f(x_j) − y_j)² + weight_decay · Σ_l ‖W_l‖²_F`` of one net on its data set."""
+    x, y, _, _, _, weight_decay = data
+    fit = jnp.mean((_apply(params, x) - y) ** 2)
+    return fit + weight_decay * sum(jnp.sum(W * W) for W, _ in params)
+
+
+def _checkpoint(params, data):
+    """What is recorded at a checkpoint: the validation error and the predictions at the queries."""
+    _, _, x_val, y_val, x_query, _ = data
+    return jnp.mean((_apply(params, x_val) - y_val) ** 2), _apply(params, x_query)
 
 
 def init_through_data(key, widths, x):
@@ -244,10 +255,10 @@ def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, ste
     :func:`init_through_data` ``(fold_in(key, i), [d, *hidden, 1], x[i])`` and minimizes
     ``mean_j (f_i(x_ij) − y_ij)² + weight_decay · Σ_l ‖W_l‖²_F`` (weights only, not biases;
     the penalty plays the role of the norm bound on the parameters in the estimation theory).
-    All nets are trained in one :func:`lib.nets.train` call on
-    the sum of their losses; Adam acts coordinate-wise, so each net follows exactly the iterates
-    of its own run. ``step_size`` is a float or a schedule ``t ↦ η_t``; ``n_steps`` must be a
-    multiple of ``record_every``. For an ensemble on one data set, repeat it k times.
+    All nets are trained in one :func:`lib.nets.train_ensemble` call
+    (each follows exactly the iterates of its own run). ``step_size`` is a float or a schedule
+    ``t ↦ η_t``; ``n_steps`` must be a multiple of ``record_every``. For an ensemble on one data
+    set, repeat it k times.
     """
     key = v.key(key)
     x = v.float_array(x, "x", ndim=3)
@@ -274,18 +285,11 @@ def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, ste
     params = jax.tree_util.tree_map(lambda *l: jnp.stack(l).astype(dtype), *inits)
 
     weight_decay = v.scalar(weight_decay, "weight_decay", nonnegative=True)
-
-    def loss(p):
-        fit = jnp.sum(jnp.mean((_stacked_apply(p, x) - y) ** 2, axis=1))
-        return fit + weight_decay * sum(jnp.sum(W * W) for W, _ in p)
-
-    def record(p):
-        val = jnp.mean((_stacked_apply(p, x_val) - y_val) ** 2, axis=1)
-        return val, _stacked_apply(p, x_query)
-
-    res = nets.train(loss, params, n_steps=n_steps, step_size=step_size, optimizer="adam",
-                     record_fn=record, record_every=record_every)
-    val_hist, pred_hist = res.history                        # (R, k), (R, k, m)
+    data = tuple(a.astype(dtype) for a in (x, y, x_val, y_val, x_query)) + (weight_decay,)
+    res = nets.train_ensemble(_penalized_mse, params, data=data, data_axes=(0, 0, 0, 0, None, None),
+                              n_steps=n_steps, step_size=step_size, optimizer="adam",
+                              record_fn=_checkpoint, record_every=record_every)
+    val_hist, pred_hist = res.history[0].T, jnp.swapaxes(res.history[1], 0, 1)  # (R, k), (R, k, m)
     val_hist = np.asarray(val_hist)
     best = np.argmin(np.where(np.isfinite(val_hist), val_hist, np.inf), axis=0)
     pred = pred_hist[best, jnp.arange(k)]
@@ -295,11 +299,17 @@ def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, ste
 
 def cosine_schedule(peak: float, n_steps: int, *, floor: float = 0.01):
     """Step-size schedule ``t ↦ peak · (floor + (1 + cos(π t / n_steps)) / 2)`` for
-    :func:`lib.nets.train`: starts at ``peak·(1 + floor)`` and decays to ``peak·floor``."""
+    :func:`lib.nets.train`: starts at ``peak·(1 + floor)`` and decays to ``peak·floor``. A
+    :class:`jax.tree_util.Partial`, so that schedules with other constants reuse the compiled
+    training loop."""
     peak = v.scalar(peak, "peak", positive=True)
     n_steps = v.integer(n_steps, "n_steps", minimum=1)
     floor = v.scalar(floor, "floor", nonnegative=True)
-    return lambda t: peak * (floor + 0.5 * (1.0 + jnp.cos(jnp.pi * t / n_steps)))
+    return Partial(_cosine, peak, n_steps, floor)
+
+
+def _cosine(peak, n_steps, floor, t):
+    return peak * (floor + 0.5 * (1.0 + jnp.cos(jnp.pi * t / n_steps)))
 
 
 class HaarCoefficients(NamedTuple):

@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax.tree_util import Partial
+
 from .. import _validate as v
 from .. import nets, ridgeless
 
@@ -269,10 +271,10 @@ def train_two_layer(key, X, y, X_test, y_test, *, widths: Sequence[int], n_resta
 
     ``X`` ``(P, n, d)``, ``y`` ``(P, n)`` (or ``(n, d)``, ``(n,)`` for P = 1), and likewise the
     test set. All P · n_widths · n_restarts networks are trained in *one* call of
-    :func:`lib.nets.train` (Adam, full batch, step size decaying geometrically from ``step_size``
-    to ``final_step_size``): a network of width k is the largest width with its output weights
-    beyond the first k masked to zero, and the summed loss of independent networks gives exactly
-    the iterates of separate runs (Adam acts coordinate-wise). Weights start from
+    :func:`lib.nets.train_ensemble` (Adam, full batch, step size decaying geometrically from
+    ``step_size`` to ``final_step_size``): a network of width k is the largest width with its
+    output weights beyond the first k masked to zero (their units then never move), and every
+    network follows exactly the iterates of its own run. Weights start from
     ``nets.init_mlp`` (standard parameterization: ``W_0 ~ N(0, 1/d)``, output weights
     ``N(0, 1/width)`` for the largest width, times ``output_init``), hidden biases from
     ``bias_init · N(0, 1)``, the output bias from 0. The default ``output_init=0`` starts from the
@@ -319,35 +321,47 @@ def train_two_layer(key, X, y, X_test, y_test, *, widths: Sequence[int], n_resta
     params = [(W0.astype(X.dtype), b0.astype(X.dtype)),
               (W1.astype(X.dtype), jnp.zeros((P, W, R, 1), X.dtype))]
     mask = (jnp.arange(width)[None, :] < jnp.asarray(widths)[:, None]).astype(X.dtype)  # (W, width)
-
-    def apply(p, x, msk):
-        (A0, c0), (A1, c1) = p
-        return nets.apply_mlp([(A0, c0), (A1 * msk[:, None], c1)], x,
-                              parameterization="standard", b_std=1.0)[:, 0]
-
-    @jax.jit
-    def mse(p, x, t):
-        """Per-network mean squared errors, shape (P, W, R)."""
-        per_r = jax.vmap(apply, in_axes=(0, None, None))                     # restarts
-        per_w = jax.vmap(per_r, in_axes=(0, None, 0))                        # widths (masks)
-        per_p = jax.vmap(per_w, in_axes=(0, 0, None))                        # data sets
-        pred = per_p(p, x, mask)                                             # (P, W, R, n)
-        return jnp.mean((pred - t[:, None, None, :]) ** 2, axis=-1)
+    # Member (p, w, r) of the ensemble, flattened in this order, reads data set p and mask w.
+    data_set, width_index = (jnp.asarray(i).ravel() for i in np.indices((P, W, R))[:2])
 
     # Train on targets rescaled to unit mean square (per data set): relative errors are unchanged
     # and the step sizes mean the same thing for every data set.
     rms = jnp.sqrt(jnp.mean(y ** 2, axis=1))
     rms = jnp.where(rms > 0, rms, 1.0)
     y, y_test = y / rms[:, None], y_test / rms[:, None]
-    ratio = lr1 / lr0
-    res = nets.train(lambda p: jnp.sum(mse(p, X, y)), params, n_steps=n_steps,
-                     step_size=lambda t: lr0 * ratio ** (t / n_steps), optimizer="adam",
-                     record_every=n_steps)
-    train = np.asarray(mse(res.params, X, y) / jnp.mean(y ** 2, axis=1)[:, None, None])
-    test = np.asarray(mse(res.params, X_test, y_test)
-                      / jnp.mean(y_test ** 2, axis=1)[:, None, None])
+    members = jax.tree_util.tree_map(lambda a: a.reshape((N,) + a.shape[3:]), params)
+    res = nets.train_ensemble(_masked_mse, members,
+                              data=(X, y, mask, data_set, width_index),
+                              data_axes=(None, None, None, 0, 0), n_steps=n_steps,
+                              step_size=Partial(_geometric, lr0, lr1 / lr0, n_steps),
+                              optimizer="adam", record_every=n_steps)
+    trained = jax.tree_util.tree_map(lambda a: a.reshape((P, W, R) + a.shape[1:]), res.params)
+
+    def relative_mse(Xs, ys):
+        mse = _ensemble_mse(res.params, (Xs, ys, mask, data_set, width_index)).reshape(P, W, R)
+        return np.asarray(mse / jnp.mean(ys ** 2, axis=1)[:, None, None])
+
+    train, test = relative_mse(X, y), relative_mse(X_test, y_test)
     best = np.argmin(np.where(np.isfinite(train), train, np.inf), axis=-1)[..., None]
-    (A0, c0), (A1, c1) = res.params        # undo the target scaling in the output layer
+    (A0, c0), (A1, c1) = trained           # undo the target scaling in the output layer
     params = [(A0, c0), (A1 * rms[:, None, None, None, None], c1 * rms[:, None, None, None])]
     return TrainedNets(np.sqrt(np.take_along_axis(test, best, -1)[..., 0]),
                        np.sqrt(np.take_along_axis(train, best, -1)[..., 0]), params)
+
+
+def _masked_mse(params, data):
+    """Mean squared error of one member of :func:`train_two_layer` on its data set, with its
+    output weights beyond its width masked to zero."""
+    X, y, mask, data_set, width_index = data
+    (A0, c0), (A1, c1) = params
+    f = nets.apply_mlp([(A0, c0), (A1 * mask[width_index][:, None], c1)], X[data_set],
+                       parameterization="standard", b_std=1.0)[:, 0]
+    return jnp.mean((f - y[data_set]) ** 2)
+
+
+_ensemble_mse = jax.jit(jax.vmap(_masked_mse, in_axes=(0, (None, None, None, 0, 0))))
+
+
+def _geometric(start, ratio, n_steps, t):
+    """Step size decaying geometrically from ``start`` to ``start · ratio`` over ``n_steps``."""
+    return start * ratio ** (t / n_steps)

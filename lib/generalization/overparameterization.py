@@ -19,7 +19,7 @@ Two-layer networks
 ------------------
 A bias-free two-layer ReLU network is ``f(x) = vᵀ relu(U x)`` with ``U ∈ R^{h×d}`` (row j = the
 incoming weights u_j of hidden unit j) and ``v ∈ R^h``. :func:`train_two_layer` trains such nets
-with :func:`lib.nets.train` in the NTK parameterization of :mod:`lib.nets` and returns these
+with :func:`lib.nets.train_ensemble` in the NTK parameterization of :mod:`lib.nets` and returns these
 *effective* matrices; :func:`two_layer_bounds` evaluates the complexity terms of the classical
 generalization bounds on them (see its docstring for the formulas).
 """
@@ -149,11 +149,11 @@ def train_two_layer(key, X, y, *, width, n_steps: int, step_size: float,
     ``f(x) = (1/√h) Σ_j a_j relu(w_jᵀx/√d)``, started from a *symmetric* draw (key
     ``fold_in(fold_in(key, c), r)`` for configuration c): units ``j`` and ``j + h/2`` share
     ``w_j ~ N(0, I_d)`` and have output weights ``±a_j``, ``a_j ~ N(0, 1)``, so ``f ≡ 0`` at
-    initialization while the weights are random. All nets of all configurations are trained in
-    *one* :func:`lib.nets.train` call (one compilation) by full-batch heavy-ball gradient descent
-    (``optimizer="momentum"``, or plain ``"gd"`` for ``momentum=0``) on the sum of their mean
-    squared errors ``(1/n) Σ_i (f(x_i) − y_i)²``; the update is linear in the gradient, so every
-    net follows exactly the iterates of its own run. Widths must be even.
+    initialization while the weights are random. The R nets of a configuration are trained at once
+    by :func:`lib.nets.train_ensemble` (one call per configuration, compiled once per shape) by
+    full-batch heavy-ball gradient descent (``optimizer="momentum"``, or plain ``"gd"`` for
+    ``momentum=0``) on their mean squared errors ``(1/n) Σ_i (f(x_i) − y_i)²``; every net follows
+    exactly the iterates of its own run. Widths must be even.
 
     Returns :class:`TwoLayerNets` (a list of them, one per configuration, when any argument is a
     list) with the effective weights ``U = Wᵀ/√d``, ``v = a/√h`` (``f(x) = vᵀ relu(U x)``) at the
@@ -175,7 +175,7 @@ def train_two_layer(key, X, y, *, width, n_steps: int, step_size: float,
         raise ValueError(f"momentum must be < 1, got {momentum}")
     record_every = n_steps if record_every is None else v.integer(record_every, "record_every",
                                                                   minimum=1)
-    data, params = [], []
+    out = []
     for c in range(C):
         Xc = v.float_array(Xs[c], "X", ndim=(2, 3))
         yc = v.float_array(ys[c], "y", ndim=(1, 2))
@@ -189,25 +189,21 @@ def train_two_layer(key, X, y, *, width, n_steps: int, step_size: float,
         dtype = jnp.result_type(Xc.dtype, yc.dtype)
         kc = jax.random.fold_in(key, c)
         keys = jax.vmap(lambda r: jax.random.fold_in(kc, r))(jnp.arange(Xc.shape[0]))
-        params.append(jax.vmap(lambda k: _symmetric_init(k, Xc.shape[2], h, dtype))(keys))
-        data.append((Xc.astype(dtype), yc.astype(dtype)))
-
-    def one(pr, xr, yr):
-        return jnp.mean((nets.apply_mlp(pr, xr, parameterization="ntk")[:, 0] - yr) ** 2)
-
-    def per_net_mse(ps):
-        return [jax.vmap(one)(p, Xc, yc) for p, (Xc, yc) in zip(ps, data)]
-
-    res = nets.train(lambda ps: sum(jnp.sum(m) for m in per_net_mse(ps)), params,
-                     n_steps=n_steps, step_size=step_size,
-                     optimizer="momentum" if momentum > 0 else "gd", momentum=momentum,
-                     record_fn=per_net_mse, record_every=record_every)
-    out = []
-    for p, p0, hist in zip(res.params, params, res.history):
-        U, vout = jax.vmap(_effective)(p)
+        p0 = jax.vmap(lambda k: _symmetric_init(k, Xc.shape[2], h, dtype))(keys)
+        res = nets.train_ensemble(_mse, p0, data=(Xc.astype(dtype), yc.astype(dtype)),
+                                  n_steps=n_steps, step_size=step_size,
+                                  optimizer="momentum" if momentum > 0 else "gd",
+                                  momentum=momentum, record_every=record_every)
+        U, vout = jax.vmap(_effective)(res.params)
         U0, v0 = jax.vmap(_effective)(p0)
-        out.append(TwoLayerNets(U, vout, U0, v0, hist.T))
+        out.append(TwoLayerNets(U, vout, U0, v0, res.history))
     return out if listed else out[0]
+
+
+def _mse(params, data):
+    """``(1/n) Σ_i (f(x_i) − y_i)²`` of one bias-free NTK-parameterized net on its data set."""
+    X, y = data
+    return jnp.mean((nets.apply_mlp(params, X, parameterization="ntk")[:, 0] - y) ** 2)
 
 
 BOUND_NAMES = ("vc", "bartlett2017", "neyshabur2018", "neyshabur2015", "golowich2018",

@@ -21,16 +21,16 @@ the rate at which the last hidden representation moves during training, ``Δx^L 
 
 Ensembles
 ---------
-:func:`train_ensemble` runs :func:`lib.nets.train` on a stack of independent initializations
-(leading axis = seed) at once with ``jax.vmap``, and :func:`width_sweep` uses it to train
-abc-parameterized networks of several widths and record, every ``record_every`` steps, the
+:func:`width_sweep` trains abc-parameterized networks of several widths, a stack of independent
+initializations per width at once (:func:`lib.nets.train_ensemble`), and records, every
+``record_every`` steps, the
 training loss and the relative change ``‖X^l_t − X^l_0‖_F / ‖X^l_0‖_F`` of every hidden
 representation ``X^l = σ(h^l)`` on a probe set.
 """
 from __future__ import annotations
 
-from functools import partial
-from typing import Callable, NamedTuple
+from functools import lru_cache, partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +40,7 @@ from .. import _validate as v
 from .. import activations, nets
 
 __all__ = ["ABC", "Regime", "PARAMETERIZATIONS", "abc_parameterization", "regime",
-           "init_abc", "apply_abc", "abc_features", "nets_ensemble", "train_ensemble", "WidthSweep",
+           "init_abc", "apply_abc", "abc_features", "WidthSweep",
            "width_sweep", "relative_change", "neuron_movement"]
 
 PARAMETERIZATIONS = ("standard", "ntk", "mean_field", "mup")
@@ -183,7 +183,7 @@ def init_abc(key, d: int, width: int, abc, *, n_out: int = 1, n_members: int | N
     dimension ``d``, ``L = len(abc.a) − 1`` hidden layers of width ``width`` and ``n_out``
     outputs: ``w^l`` has shape ``(fan_in, fan_out)`` and iid ``N(0, width^{-2 b_l})`` entries
     (no biases). With ``n_members`` every array gets a leading axis of that many independent
-    draws (an ensemble for :func:`train_ensemble`)."""
+    draws (an ensemble for :func:`lib.nets.train_ensemble`)."""
     abc = _check_abc(abc)
     key = v.key(key)
     d = v.integer(d, "d", minimum=1)
@@ -195,31 +195,6 @@ def init_abc(key, d: int, width: int, abc, *, n_out: int = 1, n_members: int | N
     dims = [d] + [n] * L + [n_out]
     z = _normal_blocks(key, list(zip(dims[:-1], dims[1:])), n_members)
     return [w * float(n) ** (-b) for w, b in zip(z, abc.b)]
-
-
-def nets_ensemble(key, widths, n_members: int, *, parameterization: str = "ntk",
-                  w_std: float = 1.0):
-    """``n_members`` independent :mod:`lib.nets` networks ``[(W_0, b_0), ..., (W_L, b_L)]`` for
-    ``widths = [d, n_1, ..., 1]``, stacked along a leading axis, with the distribution of
-    :func:`lib.nets.init_mlp`: ``W ~ N(0, 1)`` for ``ntk``/``mean_field``,
-    ``N(0, w_std²/n_in)`` for ``standard``, biases ``N(0, 1)``. Drawn in one random call (see
-    :func:`init_abc`), so that a sweep over widths compiles little."""
-    key = v.key(key)
-    n_members = v.integer(n_members, "n_members", minimum=1)
-    v.choice(parameterization, "parameterization", nets.PARAMETERIZATIONS)
-    w_std = v.scalar(w_std, "w_std", positive=True)
-    if len(widths) < 2:
-        raise ValueError(f"widths must list at least input and output sizes, got {widths!r}")
-    widths = [v.integer(w, f"widths[{i}]", minimum=1) for i, w in enumerate(widths)]
-    pairs = list(zip(widths[:-1], widths[1:]))
-    z = _normal_blocks(key, [s for p in pairs for s in (p, (p[1],))], n_members)
-    params = []
-    for l, (n_in, _) in enumerate(pairs):
-        W, b = z[2 * l], z[2 * l + 1]
-        if parameterization == "standard":
-            W = W * (w_std / np.sqrt(n_in))
-        params.append((W, b))
-    return params
 
 
 def _forward(params, x, a, activation):
@@ -261,50 +236,6 @@ def abc_features(params, x, abc, *, activation: str = "relu") -> list:
     abc, x = _check_params(params, x, abc)
     activations.activation_fn(activation)
     return _forward(params, x, abc.a, activation)[0]
-
-
-def train_ensemble(loss_fn: Callable, params, *, n_steps: int, step_size,
-                   record_fn: Callable | None = None, record_every: int = 1,
-                   extra=None, optimizer: str = "gd") -> nets.TrainResult:
-    """Full-batch :func:`lib.nets.train` of ``loss_fn`` from every initialization in ``params``
-    (a pytree whose leaves share a leading ensemble axis R), vmapped over that axis.
-
-    Each member runs ``θ_{t+1} = θ_t − η ∇_θ loss_fn(θ_t)`` (``optimizer="gd"``) independently.
-    With ``extra`` (a pytree of per-member data, leading axis R, e.g. each member's initial
-    outputs) the loss is called as ``loss_fn(θ, extra_r)``. ``record_fn(θ_t, θ_0)`` (or
-    ``record_fn(θ_t, θ_0, extra_r)``) is evaluated every ``record_every`` steps and may compare
-    the iterate with the member's own initialization ``θ_0``; it defaults to the loss.
-    The result's ``params`` and ``history`` carry the leading axis R (``history`` has leading
-    shape ``(R, n_steps // record_every)``).
-    """
-    leaves = jax.tree_util.tree_leaves(params)
-    if not leaves:
-        raise ValueError("params must contain at least one array")
-    R = jnp.shape(leaves[0])[0] if jnp.ndim(leaves[0]) else None
-    if R is None or any(jnp.ndim(l) == 0 or jnp.shape(l)[0] != R for l in leaves):
-        raise ValueError("every leaf of params must have the same leading (ensemble) axis")
-    if extra is not None and any(jnp.ndim(l) == 0 or jnp.shape(l)[0] != R
-                                 for l in jax.tree_util.tree_leaves(extra)):
-        raise ValueError(f"every leaf of extra must have the leading (ensemble) axis R = {R}")
-    if not callable(loss_fn):
-        raise ValueError(f"loss_fn must be callable, got {loss_fn!r}")
-    if record_fn is not None and not callable(record_fn):
-        raise ValueError(f"record_fn must be callable record_fn(params, params0), got {record_fn!r}")
-
-    def one(p0, e):
-        loss = (lambda p: loss_fn(p, e)) if extra is not None else loss_fn
-        if record_fn is None:
-            rec = loss
-        elif extra is None:
-            rec = lambda p: record_fn(p, p0)  # noqa: E731
-        else:
-            rec = lambda p: record_fn(p, p0, e)  # noqa: E731
-        res = nets.train(loss, p0, n_steps=n_steps, step_size=step_size, optimizer=optimizer,
-                         record_fn=rec, record_every=record_every)
-        return res.params, res.history
-
-    p, hist = jax.vmap(one)(params, extra)
-    return nets.TrainResult(p, hist, None)
 
 
 class WidthSweep(NamedTuple):
@@ -355,7 +286,7 @@ def width_sweep(key, X, y, *, widths, abc, step_size: float, n_steps: int, n_see
                 X_probe=None) -> WidthSweep:
     """Train abc-parameterized MLPs of every width in ``widths`` by full-batch gradient descent
     with step ``step_size · n^{-abc.c}``, ``n_seeds`` independent initializations per width
-    (vmapped, :func:`train_ensemble`), recording the loss and the movement of every hidden
+    (vmapped, :func:`lib.nets.train_ensemble`), recording the loss and the movement of every hidden
     representation and of the output on ``X_probe`` (default ``X``) every ``record_every`` steps.
     Width ``widths[i]`` uses the initializations drawn from ``jax.random.fold_in(key, i)``.
     See :class:`WidthSweep` for the output.
@@ -382,30 +313,53 @@ def width_sweep(key, X, y, *, widths, abc, step_size: float, n_steps: int, n_see
     n_seeds = v.integer(n_seeds, "n_seeds", minimum=1)
     record_every = v.integer(record_every, "record_every", minimum=1)
     activations.activation_fn(activation)
-    a = abc.a
-
-    def loss_fn(p, f0):
-        return 0.5 * jnp.mean((_forward(p, X, a, activation)[1][:, 0] - f0 - y) ** 2)
-
-    def record(p, q, f0):
-        fe, out = _forward(p, Xp, a, activation)
-        fe0, out0 = _forward(q, Xp, a, activation)
-        return (loss_fn(p, f0), jnp.stack([_rel(u, w) for u, w in zip(fe0, fe)]),
-                jnp.sqrt(jnp.mean((out - out0) ** 2)))
-
+    loss_fn, record_fn = _sweep_functions(activation)
+    # what every member sees: shared inputs, targets, probes and exponents; its own f_0 and θ_0
+    shared = (X, y, Xp, abc.a)
     losses, feats, outs, loss0 = [], [], [], []
     for i, n in enumerate(widths):
         p0 = init_abc(jax.random.fold_in(key, i), X.shape[1], n, abc, n_members=n_seeds)
-        f0 = jax.jit(jax.vmap(lambda p: _forward(p, X, a, activation)[1][:, 0]))(p0)  # (R, N)
+        f0 = _initial_outputs(p0, X, abc.a, activation=activation)                 # (R, N)
         if not center:
             f0 = jnp.zeros_like(f0)
-        res = train_ensemble(loss_fn, p0, n_steps=n_steps, step_size=eta * float(n) ** (-abc.c),
-                             record_fn=record, record_every=record_every, extra=f0)
+        res = nets.train_ensemble(loss_fn, p0, data=shared + (f0, p0),
+                                  data_axes=(None, None, None, None, 0, 0), n_steps=n_steps,
+                                  step_size=eta * float(n) ** (-abc.c), record_fn=record_fn,
+                                  record_every=record_every)
         lt, ch, oc = res.history                     # (R, T), (R, T, L), (R, T)
         losses.append(np.asarray(lt))
         feats.append(np.asarray(ch))
         outs.append(np.asarray(oc))
-        loss0.append(np.asarray(jax.vmap(loss_fn)(p0, f0)))
+        loss0.append(np.asarray(_initial_losses(p0, shared + (f0, p0), activation=activation)))
     steps = record_every * np.arange(1, n_steps // record_every + 1)
     return WidthSweep(np.asarray(widths), steps, np.stack(losses), np.stack(feats),
                       np.stack(outs), np.stack(loss0))
+
+
+@lru_cache(maxsize=None)
+def _sweep_functions(activation: str):
+    """The loss and the record of :func:`width_sweep` for one member, as functions of its
+    parameters and ``data = (X, y, X_probe, a, f0, θ_0)``; one pair per activation, so that
+    repeated sweeps reuse the compiled training loop."""
+    def loss(p, data):
+        X, y, _, a, f0, _ = data
+        return 0.5 * jnp.mean((_forward(p, X, a, activation)[1][:, 0] - f0 - y) ** 2)
+
+    def record(p, data):
+        _, _, Xp, a, _, p0 = data
+        fe, out = _forward(p, Xp, a, activation)
+        fe0, out0 = _forward(p0, Xp, a, activation)
+        return (loss(p, data), jnp.stack([_rel(u, w) for u, w in zip(fe0, fe)]),
+                jnp.sqrt(jnp.mean((out - out0) ** 2)))
+    return loss, record
+
+
+@partial(jax.jit, static_argnames="activation")
+def _initial_outputs(p0, X, a, *, activation):
+    return jax.vmap(lambda p: _forward(p, X, a, activation)[1][:, 0])(p0)
+
+
+@partial(jax.jit, static_argnames="activation")
+def _initial_losses(p0, data, *, activation):
+    loss = _sweep_functions(activation)[0]
+    return jax.vmap(loss, in_axes=(0, (None, None, None, None, 0, 0)))(p0, data)

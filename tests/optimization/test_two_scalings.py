@@ -1,7 +1,7 @@
 """lib.optimization.two_scalings: the abc classification against Yang & Hu's Table 1 and its shift symmetry,
-abc networks against lib.nets (an independent implementation of the same networks), the ensemble
-trainer against a loop of lib.nets.train, the sweep's records against direct computation, the
-one-step width exponents of NTP and μP, and input validation."""
+abc networks against lib.nets (an independent implementation of the same networks), the sweep's
+records against direct computation (its ensemble trainer, lib.nets.train_ensemble, is tested in
+tests/test_nets.py), the one-step width exponents of NTP and μP, and input validation."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -105,40 +105,11 @@ def test_apply_abc_equals_lib_nets():
                                rtol=1e-12, atol=1e-12)
 
 
-def test_nets_ensemble_distribution_and_layout():
-    ens = sc.nets_ensemble(jax.random.key(2), [3, 400, 1], 4, parameterization="standard",
-                           w_std=2.0)
-    (W0, b0), (W1, b1) = ens
-    assert W0.shape == (4, 3, 400) and b0.shape == (4, 400) and W1.shape == (4, 400, 1)
-    assert abs(float(jnp.var(W0)) - 4.0 / 3) < 5 * np.sqrt(2 / W0.size) * 4 / 3
-    assert abs(float(jnp.var(W1)) - 4.0 / 400) < 5 * np.sqrt(2 / W1.size) * 4 / 400
-    (V0, _), _ = sc.nets_ensemble(jax.random.key(2), [3, 400, 1], 4)
-    assert abs(float(jnp.var(V0)) - 1.0) < 5 * np.sqrt(2 / V0.size)
-
-
 # ---------------------------------------------------------------- training
 def _toy(d=3, N=10, seed=3):
     k1, k2 = jax.random.split(jax.random.key(seed))
     X = jax.random.normal(k1, (N, d))
     return X, jnp.sin(X[:, 0]) + 0.1 * jax.random.normal(k2, (N,))
-
-
-def test_train_ensemble_equals_loop_of_nets_train():
-    X, y = _toy()
-    ens = sc.nets_ensemble(jax.random.key(4), [3, 16, 1], 2)
-    loss = lambda p: 0.5 * jnp.mean((nets.apply_mlp(p, X)[:, 0] - y) ** 2)  # noqa: E731
-    # record_fn(params, params0) sees each member's own initialization
-    rec = lambda p, q: (loss(p), jnp.sum((p[0][0] - q[0][0]) ** 2))  # noqa: E731
-    res = sc.train_ensemble(loss, ens, n_steps=12, step_size=0.5, record_every=4, record_fn=rec)
-    assert res.history[0].shape == (2, 3)
-    np.testing.assert_allclose(res.history[1][:, -1],
-                               jnp.sum((res.params[0][0] - ens[0][0]) ** 2, axis=(1, 2)),
-                               rtol=1e-10)
-    for r in range(2):
-        p0 = jax.tree_util.tree_map(lambda a: a[r], ens)
-        ref = nets.train(loss, p0, n_steps=12, step_size=0.5, record_every=4)
-        np.testing.assert_allclose(res.history[0][r], ref.history, rtol=1e-10)
-        np.testing.assert_allclose(res.params[0][0][r], ref.params[0][0], rtol=1e-10)
 
 
 def test_width_sweep_records_match_direct_computation():
@@ -223,12 +194,7 @@ def test_bad_inputs():
         sc.width_sweep(jax.random.key(0), X, y[:-1], widths=[4], abc=abc, step_size=1.0, n_steps=2)
     with pytest.raises(ValueError, match="widths"):
         sc.width_sweep(jax.random.key(0), X, y, widths=[], abc=abc, step_size=1.0, n_steps=2)
-    with pytest.raises(ValueError, match="leading"):
-        sc.train_ensemble(lambda p: jnp.sum(p ** 2), [jnp.ones(3), jnp.ones(4)], n_steps=1,
-                          step_size=0.1)
     with pytest.raises(ValueError, match="x1"):
         sc.relative_change(jnp.ones(3), jnp.ones(4))
     with pytest.raises(ValueError, match="W1"):
         sc.neuron_movement(jnp.ones((2, 3)), jnp.ones((3, 2)))
-    with pytest.raises(ValueError, match="parameterization"):
-        sc.nets_ensemble(jax.random.key(0), [3, 4, 1], 2, parameterization="mup")
