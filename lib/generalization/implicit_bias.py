@@ -41,6 +41,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 
 from .. import _validate as v
 from .. import nets
@@ -159,16 +160,21 @@ def preconditioned_gd(X, y, P, *, step_size, n_steps: int, record_every: int | N
                                                                   minimum=1)
     v.scalar(step_size, "step_size", positive=True)
     R = _psd_sqrt(P)
-    XR = X @ R
-    n = X.shape[0]
+    # the problem enters through Partial (traced): calls with new X, y, P reuse one compilation
+    res = nets.train(Partial(_preconditioned_loss, X, y, b0, X @ R),
+                     jnp.zeros(X.shape[1], X.dtype), n_steps=n_steps, step_size=step_size,
+                     record_fn=Partial(_beta, b0, R), record_every=record_every)
+    return nets.TrainResult(_beta(b0, R, res.params), res.history, None)
 
-    def loss(theta):
-        r = X @ b0 + XR @ theta - y
-        return 0.5 * (r @ r) / n
 
-    res = nets.train(loss, jnp.zeros(X.shape[1], X.dtype), n_steps=n_steps, step_size=step_size,
-                     record_fn=lambda th: b0 + R @ th, record_every=record_every)
-    return nets.TrainResult(b0 + R @ res.params, res.history, None)
+def _preconditioned_loss(X, y, b0, XR, theta):
+    """``(1/2n)‖X(β_0 + P^{1/2}θ) − y‖²`` with ``XR = X P^{1/2}``."""
+    r = X @ b0 + XR @ theta - y
+    return 0.5 * (r @ r) / X.shape[0]
+
+
+def _beta(b0, R, theta):
+    return b0 + R @ theta
 
 
 @jax.jit
@@ -386,7 +392,7 @@ def factorized_sensing(A, y, *, init_scale, n_steps: int, step_size,
     eye = jnp.eye(A.shape[1], dtype=dtype)
 
     def run(scale):
-        res = nets.train(partial(_sensing_loss, A, y), scale * eye, n_steps=n_steps,
+        res = nets.train(Partial(_sensing_loss, A, y), scale * eye, n_steps=n_steps,
                          step_size=step_size, record_every=record_every)
         return res.params, res.history
 
