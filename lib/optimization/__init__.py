@@ -6,12 +6,14 @@
   one_step       ch. 3.4: Gaussian-equivalence constants, one-step feature learning, BBP spikes
   mean_field     ch. 3.5: 1-D optimal transport, teacher alignment
   langevin       ch. 3.6: Gibbs laws, ULA bias, KL decay and escape times
-(ch. 3.7, mean-field Langevin dynamics, uses lib.mfld)
+  mean_field_langevin  ch. 3.7 (chapter "mfld"): the solvable quadratic mean-field model (exact gap
+                 and finite-N / step-size floor), MMD density estimation
 
 Modules are imported on first use (``from lib.optimization import langevin``); each imports only the core of `lib`.
 """
 from .._lazy import submodule_getattr
 
-__all__ = ["landscapes", "two_scalings", "ntk_training", "one_step", "mean_field", "langevin"]
+__all__ = ["landscapes", "two_scalings", "ntk_training", "one_step", "mean_field", "langevin",
+           "mean_field_langevin"]
 
 __getattr__ = submodule_getattr(__name__, __all__)

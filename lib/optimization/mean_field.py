@@ -1,4 +1,4 @@
-"""Mean-field limit of two-layer networks: 1-D optimal transport, particle alignment, logistic loss.
+"""Mean-field limit of two-layer networks: 1-D optimal transport and particle alignment.
 
 Optimal transport on the line
 -----------------------------
@@ -21,32 +21,21 @@ activation). :func:`teacher_cosines` gives ``cos(w_j, u_k)``; :func:`weighted_al
 mass-weighted alignment of the particles to each teacher direction; :func:`participation_ratio`
 the effective fraction of active neurons ``(Σ m_j)² / (N Σ m_j²)``.
 
-Logistic loss in mean-field and lazy scaling
---------------------------------------------
-With labels ``y_i ∈ {±1}``, network ``f_μ(x) = (1/N) Σ_j a_j σ(w_jᵀx)`` and scale ``α > 0``,
-
-    F_α(μ) = (1/α²) (1/n) Σ_i log(1 + exp(−α y_i f_μ(x_i))).
-
-``α = 1`` is the mean-field scaling; ``α = √N`` with ``O(1)`` particles is exactly gradient descent
-on the NTK-parameterized net ``(1/√N) Σ_j a_j σ(w_jᵀx)`` (the lazy regime of Chizat, Oyallon and
-Bach). :func:`logistic_drift` returns ``N ∇_{θ_j} F_α`` for :func:`lib.mfld.simulate`.
+The particle network itself (square and logistic losses, mean-field and NTK output scales) and its
+drifts are the core's :mod:`lib.mfld`.
 """
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
-from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 
 from .. import _validate as v
-from .. import nets
 
 __all__ = ["wasserstein2_1d", "gaussian_w2", "quantile_map", "displacement_interpolation",
            "teacher_cosines", "weighted_alignment", "neuron_mass", "participation_ratio",
-           "effective_directions",
-           "logistic_output", "logistic_objective", "logistic_drift", "LogisticDrift"]
+           "effective_directions"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -210,99 +199,3 @@ def _eff_dirs(P, m):
     Wn = W / jnp.maximum(jnp.linalg.norm(W, axis=1, keepdims=True), 1e-30)
     M = (Wn * m[:, None]).T @ Wn
     return jnp.trace(M) ** 2 / jnp.sum(M * M)
-
-
-# ------------------------------------------------------------------------------------------------
-# logistic loss
-# ------------------------------------------------------------------------------------------------
-
-def _h(theta, X, activation):
-    return theta[0] * nets.activation_fn(activation)(theta[1:] @ X.T)
-
-
-@partial(jax.jit, static_argnames="activation")
-def _out(P, X, activation):
-    return P[:, 0] @ nets.activation_fn(activation)(P[:, 1:] @ X.T) / P.shape[0]
-
-
-@partial(jax.jit, static_argnames="activation")
-def _logistic_obj(P, X, y, scale, activation):
-    return jnp.mean(jnp.logaddexp(0.0, -scale * y * _out(P, X, activation))) / scale ** 2
-
-
-@partial(jax.jit, static_argnames="activation")
-def _logistic_grad(P, X, y, scale, activation):
-    # ℓ(z) = log(1 + e^{-z}), ℓ'(z) = −sigmoid(−z); δF/δμ(θ) = (1/α)(1/n) Σ ℓ'(α y_i f) y_i h(θ, x_i)
-    coef = -jax.nn.sigmoid(-scale * y * _out(P, X, activation)) * y / scale
-
-    def first_variation(theta):
-        return jnp.mean(coef * _h(theta, X, activation))
-
-    return jax.vmap(jax.grad(first_variation))(P)
-
-
-def _check(particles, X, y):
-    P = _particles(particles)
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(X, y, "X", "y", axis=0)
-    if P.shape[1] != X.shape[1] + 1:
-        raise ValueError(f"particles must have shape (N, {X.shape[1] + 1}) for X of shape "
-                         f"{X.shape}, got {P.shape}")
-    dtype = jnp.result_type(P.dtype, X.dtype, y.dtype)
-    return P.astype(dtype), X.astype(dtype), y.astype(dtype)
-
-
-def _labels(y):
-    if not bool(jnp.all(jnp.abs(y) == 1)):
-        raise ValueError("y must contain labels in {-1, +1}")
-
-
-def logistic_output(particles, X, *, scale=1.0, activation: str = "relu") -> jax.Array:
-    """Scaled network output ``α f_μ(x_i) = (α/N) Σ_j a_j σ(w_jᵀx_i)``, shape ``(n,)``."""
-    P = _particles(particles)
-    X = v.float_array(X, "X", ndim=2)
-    if P.shape[1] != X.shape[1] + 1:
-        raise ValueError(f"particles must have shape (N, {X.shape[1] + 1}), got {P.shape}")
-    scale = v.scalar(scale, "scale", positive=True)
-    nets.activation_fn(activation)
-    dtype = jnp.result_type(P.dtype, X.dtype)
-    return scale * _out(P.astype(dtype), X.astype(dtype), activation)
-
-
-def logistic_objective(particles, X, y, *, scale=1.0, activation: str = "relu") -> jax.Array:
-    """``F_α(μ) = (1/α²)(1/n) Σ_i log(1 + exp(−α y_i f_μ(x_i)))`` at the empirical measure."""
-    P, X, y = _check(particles, X, y)
-    _labels(y)
-    scale = v.scalar(scale, "scale", positive=True)
-    nets.activation_fn(activation)
-    return _logistic_obj(P, X, y, jnp.asarray(scale, P.dtype), activation)
-
-
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class LogisticDrift:
-    """Full-batch drift ``N ∇_{θ_j} F_α`` of :func:`logistic_objective` (a pytree; ``X``, ``y``,
-    ``scale`` traced, ``activation`` static); built by :func:`logistic_drift`."""
-    X: jax.Array
-    y: jax.Array
-    scale: jax.Array
-    activation: str = dataclasses.field(default="relu", metadata=dict(static=True))
-    stochastic: ClassVar[bool] = False
-
-    def __call__(self, particles):
-        return _logistic_grad(particles, self.X, self.y, self.scale, self.activation)
-
-
-def logistic_drift(X, y, *, scale=1.0, activation: str = "relu") -> LogisticDrift:
-    """Drift for :func:`lib.mfld.simulate`: ``drift(P)_j = ∇_θ (1/α)(1/n) Σ_i ℓ'(α y_i f_μ(x_i))
-    y_i h(θ, x_i)`` at ``θ = θ_j`` with ``ℓ(z) = log(1 + e^{−z})``, ``h(θ, x) = a σ(wᵀx)``; equals
-    ``N ∇_{θ_j} logistic_objective``. ``scale = 1``: mean-field; ``scale = √N``: NTK/lazy."""
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(X, y, "X", "y", axis=0)
-    _labels(y)
-    scale = v.scalar(scale, "scale", positive=True)
-    nets.activation_fn(activation)
-    dtype = jnp.result_type(X.dtype, y.dtype)
-    return LogisticDrift(X.astype(dtype), y.astype(dtype), jnp.asarray(scale, dtype), activation)

@@ -1,0 +1,141 @@
+"""lib.optimization.mean_field_langevin: the solvable quadratic mean-field model (drift vs autodiff
+of F, gap vs a direct NumPy evaluation of the entropy-regularized objective, expected stationary
+floor vs exact Monte-Carlo sampling of the stationary law and vs a simulated chain), the MMD and
+its drift vs NumPy / autodiff, and input validation."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lib import mfld
+from lib.optimization import mean_field_langevin as mfl
+from lib.stats import mean_stderr
+
+
+pytestmark = pytest.mark.usefixtures("x64")
+
+M = np.array([1.0, -0.5, 2.0])
+C = np.array([0.0, 1.0, -1.0])
+KAPPA, LAM = 0.7, 0.3
+KW = dict(center=M, anchor=C, coupling=KAPPA, temperature=LAM)
+
+
+def _objective_np(mean, cov):
+    """L(N(mean, cov)) = E‖x−m‖²/2 + κ/2‖mean−c‖² − λ·(entropy of the Gaussian), in NumPy."""
+    p = len(mean)
+    energy = 0.5 * (np.sum((mean - M) ** 2) + np.trace(cov)) + 0.5 * KAPPA * np.sum((mean - C) ** 2)
+    entropy = 0.5 * np.linalg.slogdet(2 * np.pi * np.e * cov)[1]
+    return energy - LAM * entropy
+
+
+def test_quadratic_drift_is_n_times_gradient_of_F():
+    X = jax.random.normal(jax.random.key(0), (7, 3))
+    drift = mfl.quadratic_mean_field_drift(M, C, KAPPA)
+
+    def F(X):
+        return (0.5 * jnp.mean(jnp.sum((X - M) ** 2, axis=1)) +
+                0.5 * KAPPA * jnp.sum((X.mean(axis=0) - C) ** 2))
+
+    np.testing.assert_allclose(drift(X), X.shape[0] * jax.grad(F)(X), rtol=1e-12, atol=1e-12)
+
+
+def test_gap_matches_direct_objective_and_vanishes_at_optimum():
+    m_star = (M + KAPPA * C) / (1 + KAPPA)
+    L_star = _objective_np(m_star, LAM * np.eye(3))
+    rng = np.random.default_rng(0)
+    means, covs, direct = [], [], []
+    for _ in range(5):
+        A = rng.normal(size=(3, 3))
+        cov = A @ A.T + 0.1 * np.eye(3)
+        mean = rng.normal(size=3)
+        means.append(mean)
+        covs.append(cov)
+        direct.append(_objective_np(mean, cov) - L_star)
+    gaps = mfl.quadratic_mean_field_gap(np.array(means), np.array(covs), **KW)
+    np.testing.assert_allclose(gaps, direct, rtol=1e-10)
+    assert np.all(np.asarray(gaps) > 0)
+    assert abs(float(mfl.quadratic_mean_field_gap(m_star, LAM * np.eye(3), **KW))) < 1e-12
+    # any other Gaussian is worse: the minimizer is N(m*, λI)
+    for d_mean, d_cov in [(1e-3, 0.0), (0.0, 1e-3)]:
+        assert float(mfl.quadratic_mean_field_gap(m_star + d_mean, (LAM + d_cov) * np.eye(3),
+                                                   **KW)) > 0
+
+
+def test_floor_matches_exact_stationary_sampling():
+    """The stationary law of the discretized N-particle chain is Gaussian: particle mean
+    ~ N(m*, λ/(Nb(1−ηb/2)) I) independent of the deviations, which are a centered iid
+    N(0, λ/(1−η/2) I) sample. Sample it directly and average the plug-in gap."""
+    N, p, eta = 12, 3, 0.3
+    b = 1 + KAPPA
+    m_star = (M + KAPPA * C) / b
+    R = 20000
+    kz, km = jax.random.split(jax.random.key(1))
+    Z = jax.random.normal(kz, (R, N, p)) * np.sqrt(LAM / (1 - eta / 2))
+    dev = Z - Z.mean(axis=1, keepdims=True)
+    xbar = m_star + jax.random.normal(km, (R, p)) * np.sqrt(LAM / (N * b * (1 - eta * b / 2)))
+    cov = jnp.einsum("rni,rnj->rij", dev, dev) / N
+    gaps = np.asarray(mfl.quadratic_mean_field_gap(xbar, cov, **KW))
+    mean, se = mean_stderr(gaps)
+    exact = mfl.quadratic_mean_field_floor(N, p, step_size=eta, coupling=KAPPA, temperature=LAM)
+    assert abs(mean - exact) < 4 * se, (mean, se, exact)
+    # leading order λ(p/2 + p(p+1)/4)/N for large N and small η
+    big = mfl.quadratic_mean_field_floor(10**6, p, step_size=1e-8, coupling=KAPPA,
+                                          temperature=LAM)
+    assert abs(big * 1e6 / (LAM * (p / 2 + p * (p + 1) / 4)) - 1) < 1e-3
+
+
+def test_floor_matches_simulation():
+    """End to end: the time-averaged gap of a simulated chain matches the floor formula."""
+    N, p, eta = 64, 3, 0.2
+    drift = mfl.quadratic_mean_field_drift(M, C, KAPPA)
+    _, traj = mfld.simulate(drift, jnp.zeros((N, p)), jax.random.key(2), step_size=eta,
+                            temperature=LAM, n_steps=6000, record_every=10)
+    traj = traj[100:]
+    mean = traj.mean(axis=1)
+    dev = traj - mean[:, None]
+    gaps = np.asarray(mfl.quadratic_mean_field_gap(
+        mean, jnp.einsum("sni,snj->sij", dev, dev) / N, **KW))
+    batch, se = mean_stderr(gaps.reshape(10, -1).mean(axis=1))
+    exact = mfl.quadratic_mean_field_floor(N, p, step_size=eta, coupling=KAPPA, temperature=LAM)
+    assert abs(batch - exact) < 4 * se + 0.03 * exact, (batch, se, exact)
+
+
+def test_mmd2_against_numpy_and_drift_against_autodiff():
+    rng = np.random.default_rng(1)
+    x, z = rng.normal(size=(6, 2)), rng.normal(size=(9, 2)) + 0.5
+    h = 0.7
+
+    def k(a, b):
+        return np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) / (2 * h * h))
+
+    ref = k(x, x).mean() + k(z, z).mean() - 2 * k(x, z).mean()
+    np.testing.assert_allclose(mfl.mmd2(x, z, bandwidth=h), ref, rtol=1e-10)
+    assert abs(float(mfl.mmd2(x, x, bandwidth=h))) < 1e-12
+    reg = 0.3
+    drift = mfl.mmd_drift(z, bandwidth=h, reg=reg)
+    F = lambda X: 0.5 * mfl.mmd2(X, z, bandwidth=h) + 0.5 * reg * jnp.mean(jnp.sum(X ** 2, 1))  # noqa: E731
+    np.testing.assert_allclose(drift(jnp.asarray(x)), x.shape[0] * jax.grad(F)(jnp.asarray(x)),
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: mfl.mmd2(np.ones((3, 2)), np.ones((3, 3)), bandwidth=1.0), "y"),
+    (lambda: mfl.mmd2(np.ones((3, 2)), np.ones((3, 2)), bandwidth=0.0), "bandwidth"),
+    (lambda: mfl.mmd_drift(np.ones(3), bandwidth=1.0), "data"),
+    (lambda: mfl.mmd_drift(np.ones((3, 2)), bandwidth=1.0, reg=-1.0), "reg"),
+    (lambda: mfl.quadratic_mean_field_drift(np.ones(2), np.ones(3), 1.0), "anchor"),
+    (lambda: mfl.quadratic_mean_field_drift(np.ones(2), np.ones(2), -1.0), "coupling"),
+    (lambda: mfl.quadratic_mean_field_gap(np.ones(2), np.eye(3), center=np.ones(2),
+                                          anchor=np.ones(2), coupling=1.0, temperature=1.0),
+     "cov"),
+    (lambda: mfl.quadratic_mean_field_gap(np.ones(2), np.eye(2), center=np.ones(2),
+                                          anchor=np.ones(2), coupling=1.0, temperature=0.0),
+     "temperature"),
+    (lambda: mfl.quadratic_mean_field_floor(3, 3, step_size=0.1, coupling=1.0,
+                                            temperature=1.0), "n_particles"),
+    (lambda: mfl.quadratic_mean_field_floor(10, 2, step_size=1.5, coupling=1.0,
+                                            temperature=1.0), "step_size"),
+])
+def test_bad_inputs(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
