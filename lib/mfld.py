@@ -68,7 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as v
-from . import nets
+from . import activations
 
 __all__ = ["LOSSES", "simulate", "two_layer_output", "two_layer_objective", "two_layer_drift",
            "minibatch_drift", "svrg_drift", "TwoLayerDrift", "MinibatchDrift", "SVRGDrift"]
@@ -237,11 +237,11 @@ def simulate(drift: Callable, particles, key, *, step_size, temperature, n_steps
 
 def _h(theta, X, activation):
     """``h(θ, x_i) = a σ(wᵀx_i)`` for every row of ``X``: shape ``(n,)``."""
-    return theta[0] * nets.activation_fn(activation)(theta[1:] @ X.T)
+    return theta[0] * activations.activation_fn(activation)(theta[1:] @ X.T)
 
 
 def _output(particles, X, scale, activation):
-    feats = nets.activation_fn(activation)(particles[:, 1:] @ X.T)       # (N, n)
+    feats = activations.activation_fn(activation)(particles[:, 1:] @ X.T)       # (N, n)
     return scale * (particles[:, 0] @ feats / particles.shape[0])
 
 
@@ -295,7 +295,7 @@ def _check_loss(loss, y, reg, scale, activation):
             labels = bool(jnp.all(jnp.abs(y) == 1))
         if not labels:
             raise ValueError("y must contain labels in {-1, +1} for loss='logistic'")
-    nets.activation_fn(activation)
+    activations.activation_fn(activation)
     return v.scalar(reg, "reg", nonnegative=True), v.scalar(scale, "scale", positive=True)
 
 
@@ -303,10 +303,10 @@ def two_layer_output(particles, X, *, activation: str = "tanh", scale=1.0) -> ja
     """Mean-field network output ``f_μ(x_i) = α (1/N) Σ_j a_j σ(w_jᵀ x_i)``, shape ``(n,)``.
 
     ``particles`` is ``(N, 1 + d)`` with rows ``θ_j = (a_j, w_j)``; ``X`` is ``(n, d)``;
-    ``activation`` is one of ``lib.nets.ACTIVATIONS``; ``scale = α > 0``.
+    ``activation`` is one of ``lib.activations.ACTIVATIONS``; ``scale = α > 0``.
     """
     P, X = _check_net(particles, X)
-    nets.activation_fn(activation)
+    activations.activation_fn(activation)
     scale = v.scalar(scale, "scale", positive=True)
     return _jit_output(P, X, jnp.asarray(scale, P.dtype), activation)
 
