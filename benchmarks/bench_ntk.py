@@ -20,8 +20,8 @@ Rows (see :func:`run`):
     nothing for the transcendental functions (arccos, square roots) of the recursion, so it is
     a lower bound; ``ratio = lib seconds / roofline`` (1 is the bound). ``gflops`` is the
     matmul-equivalent rate ``2 n² d / seconds`` and ``notes`` gives ``F`` and ``t_pass``, and
-    ``t_ew``, the time of one fused pass over ``n²`` of lib's float32 ``arccos`` plus a square
-    root (the transcendental work of one ReLU layer), so that a reader can see which term
+    ``t_ew``, the time of one fused pass over ``n²`` of ``lib.activations.gaussian_expectations``
+    (float32 ``arccos`` and square roots: the transcendental work of one ReLU layer), so that a reader can see which term
     dominates on this machine: on CPU, ``matmul + depth · t_ew`` is the more realistic floor.
 
 ``two_layer_closed_form_vs_jacobian``
@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lib import ntk
+from lib import activations, ntk
 
 
 def _median_time(fn, *, repeats: int = 5, warmup: int = 1) -> float:
@@ -103,8 +103,8 @@ def bench_analytic(n: int = 4096, d: int = 64, depth: int = 3, repeats: int = 3)
     big = jax.random.normal(jax.random.key(2), (n, n), dtype=jnp.float32)
     ew = jax.jit(lambda u: 2.0 * u + 1.0)
     t_pass = _median_time(lambda: ew(big), repeats=repeats)
-    # lib's own float32 arccos (Cephes polynomial + one sqrt) plus the sin θ square root.
-    trans = jax.jit(lambda u: ntk._arccos(jnp.clip(u, -1.0, 1.0)) + jnp.sqrt(jnp.abs(u)))
+    # one layer's elementwise work: lib's ReLU expectations (float32 Cephes arccos, sin θ, snap)
+    trans = jax.jit(lambda u: activations.gaussian_expectations(1.0, 1.0, u))
     t_ew = _median_time(lambda: trans(big), repeats=repeats)
 
     flops = 2 * n * n * d
@@ -121,7 +121,7 @@ def bench_analytic(n: int = 4096, d: int = 64, depth: int = 3, repeats: int = 3)
              ratio=t_lib / roofline, gflops=flops / t_lib / 1e9,
              notes=(f"ratio = lib/roofline (1 = bound); F = {peak / 1e9:.1f} GFLOP/s "
                     f"({m}² matmul), t_pass = {t_pass * 1e3:.1f} ms (n² read+write), "
-                    f"t_ew = {t_ew * 1e3:.1f} ms (one pass of lib's arccos + sqrt over n²); "
+                    f"t_ew = {t_ew * 1e3:.1f} ms (one pass of lib's ReLU expectations over n²); "
                     f"compute-aware floor 2n²d/F + depth·t_ew = "
                     f"{(flops / peak + depth * t_ew) * 1e3:.0f} ms")),
     ]

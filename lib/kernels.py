@@ -204,6 +204,12 @@ def kernel_alignment(K, target, *, centered: bool = False) -> jax.Array:
     if T.shape != K.shape:
         raise ValueError(f"target must be labels of length {K.shape[0]} or a matrix of shape "
                          f"{K.shape}, got shape {jnp.shape(target)}")
+    dtype = jnp.result_type(K, T)
+    return _alignment(K.astype(dtype), T.astype(dtype), bool(centered))
+
+
+@partial(jax.jit, static_argnames="centered")
+def _alignment(K, T, centered):
     if centered:
         K = K - K.mean(axis=0, keepdims=True) - K.mean(axis=1, keepdims=True) + K.mean()
         T = T - T.mean(axis=0, keepdims=True) - T.mean(axis=1, keepdims=True) + T.mean()

@@ -215,7 +215,7 @@ def isotropic_asymptotic_risk(gamma, *, signal, noise) -> jax.Array:
     (d > n + 1), which converge to the above.
     """
     gamma = v.float_array(gamma, "gamma")
-    if not v._is_tracer(gamma) and bool(np.any(np.asarray(gamma) <= 0)):
+    if not v._is_tracer(gamma) and bool(jnp.any(gamma <= 0)):
         raise ValueError("gamma must be > 0 (the ratio d/n)")
     r = v.scalar(signal, "signal", nonnegative=True)
     sigma = v.scalar(noise, "noise", nonnegative=True)

@@ -115,30 +115,19 @@ def test_conjugate_kernel_matches_explicit_features(parameterization, dtype):
             atol=RTOL[dtype])
 
 
-def test_conjugate_kernel_wide_limit_is_arccos():
-    # One hidden layer, NTK parameterization: NNGP = b² + (w²/2) k_1(x̃, x̃'), x̃ = (w x/√d, b)
-    d, w_std, b_std = 3, 1.2, 0.5
-    x = _pts(5, 6, d)
-    params = nets.init_mlp(jax.random.key(6), [d, 100_000, 1], w_std=w_std, b_std=b_std)
-    ck = kernels.conjugate_kernel(params, x, x, w_std=w_std, b_std=b_std)
-    xt = jnp.concatenate([w_std * x / np.sqrt(d), jnp.full((6, 1), b_std)], axis=1)
-    nngp = b_std ** 2 + 0.5 * w_std ** 2 * kernels.arccos_kernel(xt, xt, order=1)
-    # relative Monte-Carlo error ~ 1/sqrt(1e5) ≈ 0.3 %; allow 3 %
-    np.testing.assert_allclose(ck, nngp, rtol=0.03)
-
-
 def test_conjugate_kernel_matches_lib_ntk_nngp():
     from lib import ntk
     d, w_std, b_std = 4, 1.4, 0.3
     x = _pts(7, 5, d)
-    for depth, width, rtol in ((1, 100_000, 0.03), (2, 3_000, 0.12)):
+    for depth, width, rtol in ((1, 30_000, 0.04), (2, 3_000, 0.12)):
         ref = ntk.infinite_width(x, x, depth=depth, activation="relu", w_std=w_std,
                                  b_std=b_std).nngp
         params = nets.init_mlp(jax.random.key(8), [d] + [width] * depth + [1], w_std=w_std,
                                b_std=b_std)
         ck = kernels.conjugate_kernel(params, x, x, w_std=w_std, b_std=b_std)
-        # Monte-Carlo relative error ~ 2.2/sqrt(width) (relu² has relative sd √5): 1 % and 4 %
-        # resp., coherent across entries at depth 2; tolerance ≈ 3 standard deviations
+        # Monte-Carlo relative error ~ 2.2/sqrt(width) (relu² has relative sd √5): 1.3 % and 4 %
+        # resp., coherent across entries at depth 2; tolerance ≈ 3 standard deviations. (At depth
+        # 1 this is also the arc-cosine closed form: test_arccos_kernel_is_the_nngp_of_lib_ntk.)
         assert float(jnp.linalg.norm(ck - ref) / jnp.linalg.norm(ref)) < rtol
 
 

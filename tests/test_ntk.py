@@ -204,18 +204,18 @@ def _conditional_kernels(x, depth, activation, w_std, b_std, width, n_draws, see
     return np.asarray(jax.jit(lambda ks: jax.lax.map(one, ks))(keys))
 
 
-@pytest.mark.parametrize("activation, depth", [("relu", 1), ("relu", 3), ("erf", 1), ("erf", 2)])
+@pytest.mark.parametrize("activation, depth", [("relu", 1), ("relu", 3), ("erf", 2)])
 def test_nngp_matches_wide_random_networks(activation, depth):
     x = _pts(10 + depth, 5, 6)
     w_std, b_std = 1.3, 0.2
-    samples = _conditional_kernels(x, depth, activation, w_std, b_std, width=1024, n_draws=24,
+    samples = _conditional_kernels(x, depth, activation, w_std, b_std, width=1024, n_draws=12,
                                    seed=depth)
     mean, se = stats.mean_stderr(samples)
     k = np.asarray(ntk.infinite_width(x, x, depth=depth, activation=activation, w_std=w_std,
                                       b_std=b_std).nngp)
     # Depth 1: the draws are exact i.i.d. means over units, so mean − k is pure Monte-Carlo
     # noise (≤ 5 standard errors). Deeper, finite width also biases the mean by O(1/width),
-    # about 1e-3 · |k| here, well below the standard error ≈ |k| √(2/(24·1024)) ≈ 9e-3 · |k|.
+    # about 1e-3 · |k| here, well below the standard error ≈ |k| √(2/(12·1024)) ≈ 1.3e-2 · |k|.
     slack = 5 * se + 2e-3 * np.abs(k).max()
     assert np.all(np.abs(mean - k) <= slack), (np.abs(mean - k) / se).max()
 
@@ -288,7 +288,7 @@ def test_two_layer_closed_form_equals_jacobian(activation, scaling, dtype):
 
 # ------------------------------------------------------------------- Gram matrices are PSD
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(x=hnp.arrays(np.float64, (6, 3), elements=st.floats(-3, 3, allow_nan=False)),
        depth=st.integers(1, 3), activation=st.sampled_from(["relu", "erf"]),
@@ -308,14 +308,14 @@ def test_gram_matrices_symmetric_psd(x64, x, depth, activation, b_std, w_std):
 # ------------------------------------------------------------------------------ tiling
 
 @pytest.mark.parametrize("activation, block_size", [
-    ("relu", 1), ("relu", 7), ("relu", 16), ("relu", 100), ("erf", 7)])
+    ("relu", 1), ("relu", 4), ("relu", 100), ("erf", 4)])
 def test_block_size_tiling_matches_untiled(activation, block_size, dtype):
-    x1, x2 = _pts(50, 37, 5), _pts(51, 23, 5)
+    x1, x2 = _pts(50, 13, 5), _pts(51, 23, 5)       # 13 rows: the last strip of 4 is padded
     kw = dict(depth=2, activation=activation, w_std=1.1, b_std=0.3)
     full = ntk.infinite_width(x1, x2, **kw)
     tiled = ntk.infinite_width(x1, x2, block_size=block_size, **kw)
     for a, b in zip(full, tiled):
-        assert a.shape == b.shape == (37, 23)
+        assert a.shape == b.shape == (13, 23)
         np.testing.assert_allclose(b, a, rtol=EXACT[dtype], atol=EXACT[dtype])
 
 

@@ -233,13 +233,13 @@ def _finite_n_gaussian_risk(n, d, r, sigma):
 
 @pytest.mark.parametrize("gamma", [0.3, 0.6, 1.6, 2.4])
 def test_min_norm_risk_matches_hmrt_asymptotics(gamma):
-    """Monte Carlo of the excess risk ‖β̂ − β‖² (= E_x[(xᵀ(β̂ − β))²] for x ~ N(0, I)) at n = 200.
+    """Monte Carlo of the excess risk ‖β̂ − β‖² (= E_x[(xᵀ(β̂ − β))²] for x ~ N(0, I)) at n = 100.
 
     Each repetition draws one Gaussian design X and fits k = 32 independent problems (β uniform on
     the sphere of radius r, fresh noise) at once as the columns of a multi-output y; the per-design
     average is one iid Monte-Carlo sample, so the standard error accounts for the randomness of X.
     """
-    n, reps, k, r, sigma = 200, 10, 32, 1.0, 0.5
+    n, reps, k, r, sigma = 100, 10, 32, 1.0, 0.5
     d = int(round(gamma * n))
     risks = []
     for rep in range(reps):
@@ -257,7 +257,7 @@ def test_min_norm_risk_matches_hmrt_asymptotics(gamma):
     finite = _finite_n_gaussian_risk(n, d, r, sigma)
     # Finite-n allowance: for Gaussian design E[risk] is known exactly (inverse-Wishart means
     # E tr (XᵀX)⁻¹ = d/(n−d−1), E tr (XXᵀ)⁻¹ = n/(d−n−1); the bias r²(1 − n/d) is exact), and
-    # differs from the limit by a relative O(1/|n − d|) term (0.4%–1% here, comparable to se).
+    # differs from the limit by a relative O(1/|n − d|) term (1%–2% here, comparable to se).
     assert abs(mean - limit) <= z * se + abs(finite - limit), (mean, se, limit, finite)
     assert abs(mean - finite) <= z * se, (mean, se, finite)
 
@@ -420,9 +420,10 @@ def test_ridge_risk_monte_carlo_matches_direct_and_padding():
             bhat = np.linalg.pinv(X) @ y
             assert out[i, j] == pytest.approx(np.sum((bhat - beta) ** 2), rel=1e-8)
     # ridge with lam > 0 agrees with lib.ridge on the same draw
-    ridge_out = np.asarray(rl.ridge_risk_monte_carlo(key, 20, [35], signal=1.5, noise=0.7,
-                                                     lam=0.3, reps=1))[0, 0]
-    k = jax.random.split(jax.random.split(key, 1)[0], 1)[0]
+    # (same n, dims and reps as above: the same compiled program)
+    ridge_out = np.asarray(rl.ridge_risk_monte_carlo(key, 20, [7, 35], signal=1.5, noise=0.7,
+                                                     lam=0.3, reps=3))[1, 0]
+    k = jax.random.split(jax.random.split(key, 2)[1], 3)[0]
     kx, kb, ke = jax.random.split(k, 3)
     X = jax.random.normal(kx, (20, 35))
     g = jax.random.normal(kb, (35,))
