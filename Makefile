@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Scale knob for the chapters (1 = CPU teaching size; try 8 on a GPU).
+# Scale knob and base seed of the chapters (1 = CPU teaching size; try 8 on a GPU). Both are part
+# of the execution cache's key (book/_ext/execution_cache.py), with the lib sources.
 BOOK_SCALE ?= 1
-export BOOK_SCALE
+BOOK_SEED  ?= 0
+export BOOK_SCALE BOOK_SEED
 
 .PHONY: setup book test test-lib test-notebooks test-site colab colab-check pdf bench clean
 
@@ -19,20 +21,28 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Build the website, executing every chapter. Warnings are errors; a failing notebook fails the build.
+# Build the website. A chapter found in the execution cache (_build/.jupyter_cache/<key>, filled by
+# nbval or an earlier build) is not executed again; the others are executed and cached. Warnings are
+# errors; a failing notebook fails the build.
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
 
-# All tests: lib unit/property tests, nbval executing every notebook listed in _toc.yml and one
-# Colab notebook outside the checkout; then the website is built and checked as a reader sees it.
+# All tests, each chapter executed once: the lib tests; every chapter of _toc.yml under nbval, each
+# stored in the execution cache when all its cells pass (a failing check stops here, named by
+# chapter, cell and assertion); the packaging tests outside the checkout (the wheel, one Colab
+# notebook); then the website, built from the cache without executing anything, checked as a
+# reader sees it.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest book
+	$(BIN)/python -m pytest tests/packaging
 	$(MAKE) --no-print-directory book
 	$(BIN)/python -m pytest tests/site
 
 test-lib: setup
 	$(BIN)/python -m pytest tests
 
+# Every chapter under nbval; those that pass are stored in the execution cache for `make book`.
 test-notebooks: setup
 	$(BIN)/python -m pytest book
 
@@ -45,7 +55,7 @@ colab: setup
 
 # Execute every Colab notebook in a fresh venv outside the checkout, with lib from a wheel.
 colab-check: setup
-	COLAB_CHECK=all $(BIN)/python -m pytest tests/test_colab.py
+	COLAB_CHECK=all $(BIN)/python -m pytest tests/packaging/test_colab.py
 
 # The whole book as one PDF (XeLaTeX, Japanese glossary terms in Noto CJK); see README for packages.
 pdf: setup

@@ -10,7 +10,8 @@
   ``notebooks`` branch, which is where the site's Colab buttons point.
 * ``setup(app)``: a Sphinx extension (``_config.yml``) that numbers chapters by part as the lecture
   does (Chapter 1.4, Theorem 1.4.2, Figure 1.4.3), points each chapter's Colab button at its
-  published ``.ipynb``, and puts the "GPU optional" note under each chapter's title.
+  published ``.ipynb``, puts the "GPU optional" note under each chapter's title, and points myst-nb
+  at the execution cache that nbval fills (``execution_cache``).
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ import jupytext
 import nbformat
 import yaml
 from docutils import nodes
+
+import execution_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 # owner/name on GitHub; the workflow sets BOOK_REPOSITORY so that a fork points at itself.
@@ -203,6 +206,7 @@ def _number_by_part(app, env):
 
 def setup(app):
     app.add_config_value("colab_notebooks_branch", NOTEBOOKS_BRANCH, "html")
+    app.connect("config-inited", execution_cache.use_cache)
     # After Sphinx's own section and figure numbering (TocTreeCollector, priority 500).
     app.connect("env-get-updated", _number_by_part, priority=900)
     app.connect("doctree-read", _insert_gpu_note)

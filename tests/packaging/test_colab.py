@@ -8,7 +8,8 @@ site-packages, standing in for Colab's preinstalled ones; the editable install o
 not visible (a path in a ``.pth`` file does not run that directory's ``.pth`` hooks), and the test
 asserts that ``lib`` is imported from the wheel.
 
-By default one chapter is checked (CI); ``COLAB_CHECK=all`` (``make colab-check``) checks all.
+Not part of ``make test-lib``: ``make test`` checks one chapter; ``COLAB_CHECK=all``
+(``make colab-check``) checks all.
 """
 from __future__ import annotations
 
