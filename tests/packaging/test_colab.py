@@ -14,9 +14,7 @@ Not part of ``make test-lib``: ``make test`` checks one chapter; ``COLAB_CHECK=a
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import sysconfig
 import textwrap
 from pathlib import Path
@@ -50,23 +48,10 @@ WHERE_IS_LIB = textwrap.dedent("""\
 
 
 @pytest.fixture(scope="module")
-def colab_python(tmp_path_factory) -> Path:
+def colab_python(lib_wheel, fresh_venv, tmp_path_factory) -> Path:
     """A fresh venv outside the checkout with ``lib`` installed from a wheel of the repository."""
-    tmp = tmp_path_factory.mktemp("colab")
-    src = tmp / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "lib", src / "lib", ignore=shutil.ignore_patterns("__pycache__"))
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "--wheel-dir",
-                          str(tmp / "dist"), str(src)], check=True)
-    wheel = next((tmp / "dist").glob("mathdl_lib-*.whl"))
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run(pip + ["--python", str(python), "install", "--no-deps", "--no-index",
-                          str(wheel)], check=True)
+    python = fresh_venv(tmp_path_factory.mktemp("colab") / "venv", "--no-deps", "--no-index",
+                        str(lib_wheel))
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "preinstalled.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")

@@ -7,11 +7,7 @@ environment. An undeclared import (say scipy, used but not declared) fails here.
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
 
 IMPORT_ALL = textwrap.dedent("""\
     import importlib, pkgutil, sys, lib
@@ -23,15 +19,8 @@ IMPORT_ALL = textwrap.dedent("""\
 """)
 
 
-def test_wheel_installs_with_declared_dependencies_only(tmp_path):
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run(pip + ["wheel", "--no-deps", "--wheel-dir", str(tmp_path / "dist"), str(ROOT)],
-                   check=True, cwd=tmp_path)
-    wheel = next((tmp_path / "dist").glob("mathdl_lib-*.whl"))
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run(pip + ["--python", str(python), "install", str(wheel)], check=True)
+def test_wheel_installs_with_declared_dependencies_only(lib_wheel, fresh_venv, tmp_path):
+    python = fresh_venv(tmp_path / "venv", str(lib_wheel))
     out = subprocess.run([str(python), "-c", IMPORT_ALL], cwd=tmp_path, capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stderr[-3000:]
