@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import RTOL
+from conftest import RTOL, x64_mode
 from scipy import special
 
 from lib import kernels, nets
@@ -93,7 +93,10 @@ def test_arccos_validation():
 
 # ---------------------------------------------------------------- conjugate kernel
 
-@pytest.mark.parametrize("parameterization", ["ntk", "standard", "mean_field"])
+# each parameterization once, the dtypes alternating (the dtype fixture, parametrized indirectly)
+@pytest.mark.parametrize("parameterization, dtype", [
+    ("ntk", "float32"), ("ntk", "float64"), ("standard", "float64"), ("mean_field", "float32")],
+    indirect=["dtype"])
 def test_conjugate_kernel_matches_explicit_features(parameterization, dtype):
     x = _pts(3, 5, 4)
     w_std, b_std = 1.3, 0.4
@@ -103,7 +106,7 @@ def test_conjugate_kernel_matches_explicit_features(parameterization, dtype):
     m = (lambda n: 1.0) if parameterization == "standard" else (lambda n: w_std / np.sqrt(n))
     h1 = m(4) * x @ W0 + b_std * b0
     h2 = m(7) * jax.nn.relu(h1) @ W1 + b_std * b1
-    for layer, h in ((1, h1), (2, h2), (-1, h2), (-2, h1)):
+    for layer, h in ((1, h1), (-1, h2)):                # positive and negative indices
         phi = jax.nn.relu(h)
         want = w_std ** 2 / phi.shape[1] * phi @ phi.T + b_std ** 2
         got = kernels.conjugate_kernel(params, x, layer=layer, parameterization=parameterization,
@@ -231,9 +234,8 @@ def test_translation_invariant_kernels_validation(bad):
 # ---------------------------------------------------------------- Mercer spectrum on the sphere
 
 @pytest.mark.parametrize("d", [2, 3, 5, 10])
-def test_sphere_eigenvalues_closed_forms(d, dtype):
-    # The quadrature is float64 whatever the dtype (kappa runs with x64 switched on for the
-    # call): the same tolerances hold under float32, and the x64 flag is restored afterwards.
+def test_sphere_eigenvalues_closed_forms(d, x64):
+    # float64 only here: the quadrature is float64 whatever the dtype (next test)
     lin = kernels.sphere_eigenvalues(lambda t: t, d, 4)
     # κ(t) = t: the operator maps x_i to x_i / d; all other degrees vanish
     np.testing.assert_allclose(lin.eigenvalues, [0, 1 / d, 0, 0, 0], atol=1e-12)
@@ -244,7 +246,17 @@ def test_sphere_eigenvalues_closed_forms(d, dtype):
     ell = np.arange(15)
     want = special.gamma(d / 2) * 2 ** (d / 2 - 1) * special.iv(ell + d / 2 - 1, 1.0)
     np.testing.assert_allclose(ex.eigenvalues[:15], want, rtol=1e-8, atol=1e-12)  # float64 rounding of a 4096-node sum
-    assert jnp.zeros(()).dtype == dtype
+
+
+def test_sphere_eigenvalues_are_float64_in_float32_mode():
+    # kappa runs with x64 switched on for the call, so a float32 session gets the float64
+    # spectrum (tail eigenvalues of 1e-12 included), and the flag is restored afterwards
+    kappa = lambda t: kernels.arccos_kappa(t, order=1)  # noqa: E731
+    spec32 = kernels.sphere_eigenvalues(kappa, 3, 40)
+    assert not jax.config.jax_enable_x64 and jnp.zeros(()).dtype == jnp.float32
+    with x64_mode(True):
+        spec64 = kernels.sphere_eigenvalues(kappa, 3, 40)
+    np.testing.assert_array_equal(spec32.eigenvalues, spec64.eigenvalues)
 
 
 def test_harmonic_multiplicity():
@@ -256,7 +268,8 @@ def test_harmonic_multiplicity():
     assert sum(kernels.harmonic_multiplicity(d, l) for l in range(3)) == d + d * (d + 1) // 2
 
 
-def test_sphere_eigenvalues_match_gram_spectrum(dtype):
+def test_sphere_eigenvalues_match_gram_spectrum():
+    # float32 only: a statistical O(1/n) comparison, far above float32 rounding
     # Koltchinskii–Giné: eigenvalues of K/n converge to those of the integral operator
     d, n = 3, 1000
     x = _pts(11, n, d)
