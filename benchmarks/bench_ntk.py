@@ -22,7 +22,8 @@ Rows (see :func:`run`):
     matmul-equivalent rate ``2 n² d / seconds`` and ``notes`` gives ``F`` and ``t_pass``, and
     ``t_ew``, the time of one fused pass over ``n²`` of ``lib.activations.gaussian_expectations``
     (float32 ``arccos`` and square roots: the transcendental work of one ReLU layer), so that a
-    reader can see which term dominates on this machine: on CPU, ``matmul + depth · t_ew`` is the more realistic floor.
+    reader can see which term dominates on this machine: on CPU, ``matmul + depth · t_ew`` is
+    the more realistic floor.
 
 ``two_layer_closed_form_vs_jacobian``
     ``two_layer_empirical`` against ``empirical`` (per-example Jacobians of the same model,
