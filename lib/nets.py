@@ -42,7 +42,7 @@ import jax.numpy as jnp
 from jax.tree_util import Partial
 
 from . import _validate as v
-from .activations import ACTIVATIONS, activation_fn  # noqa: F401  (nets.activation_fn still works)
+from .activations import activation_fn
 
 __all__ = ["PARAMETERIZATIONS", "OPTIMIZERS", "init_mlp", "init_ensemble", "layer_multiplier",
            "apply_mlp", "TrainResult", "train", "train_ensemble"]
