@@ -4,8 +4,9 @@ Each helper raises ``ValueError`` naming the offending argument and what was exp
 so that a reader who passes a wrong shape sees *which* argument is wrong, not a broadcasting
 error three calls deep inside a jitted kernel.
 
-Value checks (finiteness) need concrete arrays; they are skipped for tracers, so the public
-functions can still be called inside a user's ``jax.jit``.
+Value checks (finiteness, symmetry, signs) need concrete arrays; they are skipped for tracers, so
+the public functions can still be called inside a user's ``jax.jit``. Each is one jitted reduction
+that brings back a scalar or two, never the array itself (no host copy of device data).
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import jax
 import jax.numpy as jnp
 
 
-def _is_tracer(x) -> bool:
+def is_tracer(x) -> bool:
+    """True when ``x`` is an abstract value traced by ``jit``/``vmap``/``grad`` (no concrete entries)."""
     return isinstance(x, jax.core.Tracer)
 
 
@@ -40,7 +42,7 @@ def float_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None) -> j
         if arr.ndim not in allowed:
             want = " or ".join(str(a) for a in allowed)
             raise ValueError(f"{name} must have rank {want}, got shape {arr.shape}")
-    if not _is_tracer(arr):
+    if not is_tracer(arr):
         # Evaluate eagerly even when called while a user's jit is tracing.
         with jax.ensure_compile_time_eval():
             finite = bool(_all_finite(arr))
@@ -64,13 +66,64 @@ def symmetric(K: jax.Array, name: str) -> None:
     """Raise unless the square matrix ``K`` is symmetric up to rounding:
     ``max|K − Kᵀ| ≤ √eps · max|K|`` (eps of its dtype). One jitted reduction, two scalars back;
     skipped for tracers (inside a user's jit the values are unknown)."""
-    if _is_tracer(K):
+    if is_tracer(K):
         return
     with jax.ensure_compile_time_eval():
         asym, scale = (float(a) for a in _asymmetry(K))
     if asym > math.sqrt(float(jnp.finfo(K.dtype).eps)) * scale:
         raise ValueError(f"{name} must be symmetric, got max |K − Kᵀ| = {asym:.3g} "
                          f"(max |K| = {scale:.3g})")
+
+
+def samples(X, y, x_name: str = "X", y_name: str = "y", *,
+            y_ndim: int | tuple[int, ...] = 1) -> tuple[jax.Array, jax.Array]:
+    """Validate a sample ``(X, y)``: a design ``X`` of shape ``(n, d)`` and targets ``y`` of shape
+    ``(n,)`` (or the ranks in ``y_ndim``, e.g. ``(1, 2)`` for ``(n, k)`` multi-output targets),
+    both finite, with the same ``n``. Returns both as :func:`float_array` in their common dtype."""
+    X = float_array(X, x_name, ndim=2)
+    y = float_array(y, y_name, ndim=y_ndim)
+    same_dim(X, y, x_name, y_name, axis=0)
+    dtype = jnp.result_type(X.dtype, y.dtype)
+    return X.astype(dtype), y.astype(dtype)
+
+
+def points(a, b, name_a: str, name_b: str, *, ndim: int = 2) -> tuple[jax.Array, jax.Array]:
+    """Validate two sets of points of one space, e.g. ``x1`` ``(n1, d)`` and ``x2`` ``(n2, d)``
+    (``ndim=1``: two points of ``R^d``): finite float arrays of rank ``ndim`` with the same last
+    axis. Returns both in their common dtype."""
+    a = float_array(a, name_a, ndim=ndim)
+    b = float_array(b, name_b, ndim=ndim)
+    same_dim(a, b, name_a, name_b)
+    dtype = jnp.result_type(a.dtype, b.dtype)
+    return a.astype(dtype), b.astype(dtype)
+
+
+@jax.jit
+def _minimum(x):
+    return jnp.min(x, initial=jnp.inf)      # one scalar comes back; +inf for an empty array
+
+
+def _sign(x: jax.Array, name: str, *, strict: bool) -> None:
+    if is_tracer(x):
+        return
+    with jax.ensure_compile_time_eval():
+        low = float(_minimum(x))
+    if not (low > 0 if strict else low >= 0):       # also catches a NaN entry
+        got = f"got {low:.6g}" if x.ndim == 0 else f"got an entry {low:.6g}"
+        raise ValueError(f"{name} must be {'> 0' if strict else '>= 0'}, {got}")
+
+
+def nonnegative(x: jax.Array, name: str) -> None:
+    """Raise unless every entry of the float array ``x`` is ``>= 0``.
+
+    One jitted reduction, ``min(x)``, brings back one scalar; skipped for tracers (inside a user's
+    jit the values are unknown)."""
+    _sign(x, name, strict=False)
+
+
+def positive(x: jax.Array, name: str) -> None:
+    """Raise unless every entry of the float array ``x`` is ``> 0`` (as :func:`nonnegative`)."""
+    _sign(x, name, strict=True)
 
 
 def same_dim(a: jax.Array, b: jax.Array, name_a: str, name_b: str, *, axis: int = -1) -> None:
@@ -84,7 +137,7 @@ def same_dim(a: jax.Array, b: jax.Array, name_a: str, name_b: str, *, axis: int 
 def scalar(x, name: str, *, positive: bool = False, nonnegative: bool = False,
            upper: float | None = None) -> float:
     """Return ``x`` as a Python float after checking it is a finite real number in range."""
-    if _is_tracer(x):
+    if is_tracer(x):
         return x
     try:
         val = float(x)

@@ -40,8 +40,7 @@ def gaussian(key, n: int, d: int, *, cov_eigs=None) -> jax.Array:
     eigs = v.float_array(cov_eigs, "cov_eigs", ndim=1)
     if eigs.shape[0] != d:
         raise ValueError(f"cov_eigs must have length d={d}, got {eigs.shape[0]}")
-    if not v._is_tracer(eigs) and np.any(np.asarray(eigs) < 0):
-        raise ValueError("cov_eigs must be non-negative (a covariance spectrum)")
+    v.nonnegative(eigs, "cov_eigs")
     return z * jnp.sqrt(eigs)
 
 
@@ -120,10 +119,9 @@ def _check_problem(problem) -> SpectralProblem:
     mu = v.float_array(problem.mu, "problem.mu", ndim=1)
     theta = v.float_array(problem.theta, "problem.theta", ndim=1)
     v.same_dim(mu, theta, "problem.mu", "problem.theta")
-    if not v._is_tracer(mu) and np.any(np.asarray(mu) <= 0):
-        raise ValueError("problem.mu must be positive (the kernel's eigenvalues)")
+    v.positive(mu, "problem.mu")
     noise = problem.noise
-    if not v._is_tracer(noise):
+    if not v.is_tracer(noise):
         host = np.asarray(noise)
         if host.ndim != 0 or not np.issubdtype(host.dtype, np.number) or not np.isfinite(host):
             raise ValueError(f"problem.noise must be a finite real number, got {noise!r}")
@@ -173,10 +171,8 @@ def spectral_ridge_risk(problem: SpectralProblem, n, lam):
     problem = _check_problem(problem)
     n = v.float_array(n, "n")
     lam = v.float_array(lam, "lam")
-    if not v._is_tracer(n) and np.any(np.asarray(n) <= 0):
-        raise ValueError("n must be positive")
-    if not v._is_tracer(lam) and np.any(np.asarray(lam) < 0):
-        raise ValueError("lam must be >= 0")
+    v.positive(n, "n")
+    v.nonnegative(lam, "lam")
     n, lam = jnp.broadcast_arrays(n, lam)
     mu, theta = problem.mu, problem.theta
     shrink = lam[..., None] / (mu + lam[..., None])
@@ -217,8 +213,7 @@ def spectral_krr_risk(key, problem: SpectralProblem, n: int, lam):
     problem = _check_problem(problem)
     n = v.integer(n, "n", minimum=1)
     lam = v.float_array(lam, "lam", ndim=0)
-    if not v._is_tracer(lam) and float(lam) < 0:
-        raise ValueError(f"lam must be >= 0, got {float(lam)}")
+    v.nonnegative(lam, "lam")
     return _spectral_krr_risk(key, problem, n, lam.astype(problem.mu.dtype))
 
 
@@ -277,7 +272,7 @@ def kinked_ridge(x, direction) -> jax.Array:
     if w.shape[0] != x.shape[1]:
         raise ValueError(f"direction must have length d={x.shape[1]}, got {w.shape[0]}")
     norm = jnp.linalg.norm(w)
-    if not v._is_tracer(norm) and float(norm) == 0.0:
+    if not v.is_tracer(norm) and float(norm) == 0.0:
         raise ValueError("direction must be a non-zero vector")
     return kinked_profile(x @ (w / norm))
 

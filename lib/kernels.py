@@ -84,16 +84,8 @@ def arccos_kernel(x1, x2, *, order: int = 1) -> jax.Array:
     ``64 ε`` of ``±1`` snapped to ``±1``, so the diagonal is exact). ``order`` is 0, 1 or 2.
     """
     order = v.choice(order, "order", ARCCOS_ORDERS)
-    x1, x2 = _pair(x1, x2)
+    x1, x2 = v.points(x1, x2, "x1", "x2")
     return _arccos_kernel(x1, x2, order)
-
-
-def _pair(x1, x2):
-    x1 = v.float_array(x1, "x1", ndim=2)
-    x2 = v.float_array(x2, "x2", ndim=2)
-    v.same_dim(x1, x2, "x1", "x2")
-    dtype = jnp.result_type(x1.dtype, x2.dtype)
-    return x1.astype(dtype), x2.astype(dtype)
 
 
 @jax.jit
@@ -120,7 +112,7 @@ def gaussian_kernel(x1, x2, *, bandwidth) -> jax.Array:
     ``1/(2ℓ²)``. Squared distances are expanded as ``‖x‖² + ‖x'‖² − 2⟨x, x'⟩`` (one matrix
     product, clipped at 0). Works inside ``jax.jit`` (``bandwidth`` may then be traced).
     """
-    x1, x2 = _pair(x1, x2)
+    x1, x2 = v.points(x1, x2, "x1", "x2")
     bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
     return _gaussian(x1, x2, jnp.asarray(bandwidth, x1.dtype))
 
@@ -131,7 +123,7 @@ def laplace_kernel(x1, x2, *, bandwidth) -> jax.Array:
     In one dimension its RKHS is the Sobolev space ``H¹``. Distances are computed from explicit
     differences, one row of ``x1`` at a time, so ``laplace_kernel(x, x)`` is exactly symmetric.
     """
-    x1, x2 = _pair(x1, x2)
+    x1, x2 = v.points(x1, x2, "x1", "x2")
     bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
     return _laplace(x1, x2, jnp.asarray(bandwidth, x1.dtype))
 

@@ -219,7 +219,7 @@ def simulate(drift: Callable, particles, key, *, step_size, temperature, n_steps
         if n_steps % record_every:
             raise ValueError(f"record_every ({record_every}) must divide n_steps ({n_steps})")
         n_chunks, chunk, record = n_steps // record_every, record_every, True
-    noisy = not (not v._is_tracer(temp) and temp == 0.0)
+    noisy = not (not v.is_tracer(temp) and temp == 0.0)
     dynamic, static = _partition(drift)
     final, traj = _simulate(dynamic, x0, key, jnp.asarray(eta, x0.dtype),
                             jnp.asarray(temp, x0.dtype), static=static, n_chunks=n_chunks,
@@ -274,15 +274,13 @@ def _objective(particles, X, y, reg, scale, activation, loss):
 
 def _check_net(particles, X, y=None):
     P = v.float_array(particles, "particles", ndim=2)
-    X = v.float_array(X, "X", ndim=2)
+    X, y = (v.float_array(X, "X", ndim=2), None) if y is None else v.samples(X, y)
     if P.shape[1] != X.shape[1] + 1:
         raise ValueError(f"particles must have shape (N, 1 + d) = (N, {X.shape[1] + 1}) for X of "
                          f"shape {X.shape} (column 0 is the output weight a), got {P.shape}")
     if y is None:
         dtype = jnp.result_type(P.dtype, X.dtype)
         return P.astype(dtype), X.astype(dtype)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(X, y, "X", "y", axis=0)
     dtype = jnp.result_type(P.dtype, X.dtype, y.dtype)
     return P.astype(dtype), X.astype(dtype), y.astype(dtype)
 
@@ -290,7 +288,7 @@ def _check_net(particles, X, y=None):
 def _check_loss(loss, y, reg, scale, activation):
     """Validate the hyperparameters of the objective; returns ``(reg, scale)`` as floats."""
     v.choice(loss, "loss", LOSSES)
-    if loss == "logistic" and not v._is_tracer(y):
+    if loss == "logistic" and not v.is_tracer(y):
         with jax.ensure_compile_time_eval():          # one scalar comes back
             labels = bool(jnp.all(jnp.abs(y) == 1))
         if not labels:
@@ -432,9 +430,7 @@ def two_layer_drift(X, y, *, reg, activation: str = "tanh", loss: str = "square"
     with ``f_μ(x_i)`` held fixed, vmapped over the particles. Equals
     ``N · ∇_{θ_j} two_layer_objective(particles, X, y, ...)`` with the same arguments.
     """
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(X, y, "X", "y", axis=0)
+    X, y = v.samples(X, y)
     reg, scale = _check_loss(loss, y, reg, scale, activation)
     dtype = jnp.result_type(X.dtype, y.dtype)
     return TwoLayerDrift(X.astype(dtype), y.astype(dtype), jnp.asarray(reg, dtype),

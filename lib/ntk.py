@@ -121,10 +121,8 @@ def _auto_block_size(n1: int, n2: int) -> int | None:
 
 
 def _kernel_inputs(x1, x2):
-    x1 = v.float_array(x1, "x1", ndim=2)
-    x2 = v.float_array(x2, "x2", ndim=2)
-    v.same_dim(x1, x2, "x1", "x2")
-    dtype = jnp.promote_types(jnp.result_type(x1, x2), jnp.float32)
+    x1, x2 = v.points(x1, x2, "x1", "x2")
+    dtype = jnp.promote_types(x1.dtype, jnp.float32)       # half precision computes in float32
     return x1.astype(dtype), x2.astype(dtype)
 
 

@@ -53,14 +53,6 @@ __all__ = [
 # validation helpers
 # ------------------------------------------------------------------------------------------------
 
-def _design_and_targets(X, y, x_name: str = "X", y_name: str = "y"):
-    X = v.float_array(X, x_name, ndim=2)
-    y = v.float_array(y, y_name, ndim=(1, 2))
-    v.same_dim(X, y, x_name, y_name, axis=0)
-    dtype = jnp.result_type(X.dtype, y.dtype)
-    return X.astype(dtype), y.astype(dtype)
-
-
 def _lam(lam):
     return v.scalar(lam, "lam", nonnegative=True)
 
@@ -94,7 +86,7 @@ def min_norm_interpolator(X, y) -> jax.Array:
     the row space of ``X`` (orthogonal to the null space). Computed by SVD with relative cutoff
     ``max(n, d) · eps · s_max``, so rank-deficient ``X`` is fine.
     """
-    X, y = _design_and_targets(X, y)
+    X, y = v.samples(X, y, y_ndim=(1, 2))
     return _svd_ridge(X, y, jnp.zeros((), X.dtype))
 
 
@@ -107,7 +99,7 @@ def ridge(X, y, lam) -> jax.Array:
     valid for ``n < d`` and ``n > d`` alike. ``y`` is ``(n,)`` or ``(n, k)``; returns ``(d,)`` or
     ``(d, k)``.
     """
-    X, y = _design_and_targets(X, y)
+    X, y = v.samples(X, y, y_ndim=(1, 2))
     lam = _lam(lam)
     return _svd_ridge(X, y, jnp.asarray(X.shape[0] * lam, X.dtype))
 
@@ -140,14 +132,13 @@ def _spectral_kernel_ridge(K, y, K_test, nlams):
 
 def _ridges(lam):
     """``lam`` as a 0-d or 1-D float array of ridges ``>= 0`` (a jitted check: one scalar)."""
-    if jnp.ndim(lam) == 0 and not v._is_tracer(lam):
+    if jnp.ndim(lam) == 0 and not v.is_tracer(lam):
         return jnp.asarray(_lam(lam))
     lam = v.float_array(lam, "lam", ndim=(0, 1))
     if lam.ndim == 1 and lam.shape[0] == 0:
         raise ValueError("lam must be a ridge >= 0 or a non-empty 1-D array of ridges, got an "
                          "empty array")
-    if not v._is_tracer(lam) and not bool(jnp.all(lam >= 0)):
-        raise ValueError("lam must be >= 0 (every entry)")
+    v.nonnegative(lam, "lam")
     return lam
 
 
@@ -174,11 +165,9 @@ def kernel_ridge(K_train, y, K_test_train, lam) -> jax.Array:
     ``lam``, and an asymmetric ``K_train`` (``max|K − Kᵀ| > √eps · max|K|``); the value checks
     are jitted reductions returning one scalar each, so no matrix is copied to the host.
     """
-    K = v.float_array(K_train, "K_train", ndim=2)
+    K, y = v.samples(K_train, y, "K_train", "y", y_ndim=(1, 2))
     if K.shape[0] != K.shape[1]:
         raise ValueError(f"K_train must be square (n, n), got shape {K.shape}")
-    y = v.float_array(y, "y", ndim=(1, 2))
-    v.same_dim(K, y, "K_train", "y", axis=0)
     Kt = v.float_array(K_test_train, "K_test_train", ndim=2)
     if Kt.shape[1] != K.shape[0]:
         raise ValueError(f"K_test_train must have shape (m, n) with n = K_train.shape[0] = "
@@ -215,8 +204,7 @@ def isotropic_asymptotic_risk(gamma, *, signal, noise) -> jax.Array:
     (d > n + 1), which converge to the above.
     """
     gamma = v.float_array(gamma, "gamma")
-    if not v._is_tracer(gamma) and bool(jnp.any(gamma <= 0)):
-        raise ValueError("gamma must be > 0 (the ratio d/n)")
+    v.positive(gamma, "gamma")
     r = v.scalar(signal, "signal", nonnegative=True)
     sigma = v.scalar(noise, "noise", nonnegative=True)
     return _hmrt_risk(gamma, jnp.asarray(r, gamma.dtype), jnp.asarray(sigma, gamma.dtype))
@@ -310,7 +298,7 @@ def random_features_regression(key, X_train, y_train, X_test, *, n_features: int
     """
     key = v.key(key)
     n_features = v.integer(n_features, "n_features", minimum=1)
-    X_train, y_train = _design_and_targets(X_train, y_train, "X_train", "y_train")
+    X_train, y_train = v.samples(X_train, y_train, "X_train", "y_train", y_ndim=(1, 2))
     X_test = v.float_array(X_test, "X_test", ndim=2)
     v.same_dim(X_train, X_test, "X_train", "X_test", axis=1)
     lam = _lam(lam)
@@ -479,16 +467,11 @@ def random_features_ridge_path(key, X_train, y_train, X_test, y_test, *, n_featu
     if not widths:
         raise ValueError("n_features must contain at least one width")
     reps = v.integer(reps, "reps", minimum=1)
-    X_train = v.float_array(X_train, "X_train", ndim=2)
-    y_train = v.float_array(y_train, "y_train", ndim=1)
-    v.same_dim(X_train, y_train, "X_train", "y_train", axis=0)
-    X_test = v.float_array(X_test, "X_test", ndim=2)
-    y_test = v.float_array(y_test, "y_test", ndim=1)
+    X_train, y_train = v.samples(X_train, y_train, "X_train", "y_train")
+    X_test, y_test = v.samples(X_test, y_test, "X_test", "y_test")
     v.same_dim(X_train, X_test, "X_train", "X_test", axis=1)
-    v.same_dim(X_test, y_test, "X_test", "y_test", axis=0)
     lams = v.float_array(lams, "lams", ndim=1)
-    if not v._is_tracer(lams) and bool(jnp.any(lams < 0)):
-        raise ValueError("lams must be >= 0")
+    v.nonnegative(lams, "lams")
     activation_fn(activation)
     dtype = jnp.result_type(X_train.dtype, y_train.dtype, X_test.dtype, y_test.dtype)
     return _rf_path(key, jnp.asarray(widths), X_train.astype(dtype), y_train.astype(dtype),

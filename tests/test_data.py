@@ -154,10 +154,10 @@ def test_random_design_ridge_approaches_sequence_model(x64):
     (lambda p: data.sample_spectral(jax.random.key(0), p, 0), "n must be >= 1"),
     (lambda p: data.sample_spectral(0, p, 5), "key must be a PRNG key"),
     (lambda p: data.sample_spectral(jax.random.key(0), (p.mu, p.theta), 5), "SpectralProblem"),
-    (lambda p: data.sample_spectral(jax.random.key(0), p._replace(mu=-p.mu), 5), "problem.mu must be positive"),
+    (lambda p: data.sample_spectral(jax.random.key(0), p._replace(mu=-p.mu), 5), "problem.mu must be > 0"),
     (lambda p: data.sample_spectral(jax.random.key(0), p._replace(theta=p.theta[:3]), 5), "problem.mu and problem.theta"),
     (lambda p: data.spectral_excess_risk(p, jnp.ones(3)), "coef must have last dimension"),
-    (lambda p: data.spectral_ridge_risk(p, 0.0, 0.1), "n must be positive"),
+    (lambda p: data.spectral_ridge_risk(p, 0.0, 0.1), "n must be > 0"),
     (lambda p: data.spectral_ridge_risk(p, 10.0, -0.1), "lam must be >= 0"),
 ])
 def test_spectral_functions_reject_bad_input(call, match, x64):

@@ -95,6 +95,15 @@ def _ou_smoother(x, y, x_eval, bandwidth, noise_vars):
     return smoothed[:, jnp.argsort(order)][:, n:]
 
 
+def _positive_grid(x, name):
+    """``x`` as a non-empty 1-D float array of positive numbers (a grid of λ or bandwidths)."""
+    x = v.float_array(x, name, ndim=1)
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of positive numbers")
+    v.positive(x, name)
+    return x
+
+
 def laplace_kernel_ridge_1d(x, y, x_eval, *, bandwidth, lams) -> jax.Array:
     """Kernel ridge predictions ``k(x_eval, X)(K + nλI)⁻¹y`` for the 1-D Laplace kernel
     ``exp(−|x − x'|/bandwidth)``, for every λ in ``lams``, in O((n + m)·len(lams)) time.
@@ -106,17 +115,13 @@ def laplace_kernel_ridge_1d(x, y, x_eval, *, bandwidth, lams) -> jax.Array:
     ``(m, 1)``, ``lams`` 1-D positive; returns ``(len(lams), m)``. Agrees with
     :func:`lib.ridgeless.kernel_ridge` on :func:`lib.kernels.laplace_kernel` Gram matrices.
     """
-    x = v.float_array(x, "x", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(x, y, "x", "y", axis=0)
+    x, y = v.samples(x, y, "x", "y")
     x_eval = v.float_array(x_eval, "x_eval", ndim=2)
     if x.shape[1] != 1 or x_eval.shape[1] != 1:
         raise ValueError(f"x and x_eval must have one column (1-D inputs), got shapes {x.shape} "
                          f"and {x_eval.shape}")
     bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
-    lams = v.float_array(lams, "lams", ndim=1)
-    if lams.shape[0] == 0 or bool(jnp.any(lams <= 0)):
-        raise ValueError("lams must be a non-empty 1-D array of positive numbers")
+    lams = _positive_grid(lams, "lams")
     dtype = jnp.result_type(x.dtype, y.dtype, x_eval.dtype)
     return _ou_smoother(x[:, 0].astype(dtype), y.astype(dtype), x_eval[:, 0].astype(dtype),
                         jnp.asarray(bandwidth, dtype), (x.shape[0] * lams).astype(dtype))
@@ -160,22 +165,14 @@ def tuned_kernel_ridge(x, y, x_val, y_val, x_query, *, bandwidths, lams,
     ``"laplace"``. For each pair the estimator is ``k(x, X)(K + nλI)⁻¹y``, exactly
     :func:`lib.ridgeless.kernel_ridge` with the same λ.
     """
-    x = v.float_array(x, "x", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(x, y, "x", "y", axis=0)
-    x_val = v.float_array(x_val, "x_val", ndim=2)
-    y_val = v.float_array(y_val, "y_val", ndim=1)
-    v.same_dim(x_val, y_val, "x_val", "y_val", axis=0)
+    x, y = v.samples(x, y, "x", "y")
+    x_val, y_val = v.samples(x_val, y_val, "x_val", "y_val")
     x_query = v.float_array(x_query, "x_query", ndim=2)
     v.same_dim(x, x_val, "x", "x_val")
     v.same_dim(x, x_query, "x", "x_query")
     v.choice(kernel, "kernel", KERNELS)
-    bws = v.float_array(bandwidths, "bandwidths", ndim=1)
-    lams = v.float_array(lams, "lams", ndim=1)
-    if bws.shape[0] == 0 or bool(jnp.any(bws <= 0)):
-        raise ValueError("bandwidths must be a non-empty 1-D array of positive numbers")
-    if lams.shape[0] == 0 or bool(jnp.any(lams <= 0)):
-        raise ValueError("lams must be a non-empty 1-D array of positive numbers")
+    bws = _positive_grid(bandwidths, "bandwidths")
+    lams = _positive_grid(lams, "lams")
     dtype = jnp.result_type(x.dtype, y.dtype, x_val.dtype, x_query.dtype)
     cast = lambda a: a.astype(dtype)  # noqa: E731
     if kernel == "laplace" and x.shape[1] == 1:              # exact O(n) path, see above
@@ -244,6 +241,15 @@ def init_through_data(key, widths, x):
     return [(W0, b0)] + [(W, jnp.zeros_like(b)) for W, b in params[1:]]
 
 
+def _data_sets(x, y, x_name, y_name):
+    """``k`` data sets: inputs ``x`` ``(k, n, d)`` and targets ``y`` ``(k, n)``, as float arrays."""
+    x = v.float_array(x, x_name, ndim=3)
+    y = v.float_array(y, y_name, ndim=2)
+    if y.shape != x.shape[:2]:
+        raise ValueError(f"{y_name} must have shape (k, n) = {x.shape[:2]}, got {y.shape}")
+    return x, y
+
+
 def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, step_size,
                   record_every: int = 100, weight_decay: float = 0.0) -> NetFit:
     """Train k ReLU MLPs ``[d, *hidden, 1]``, net i on data set i, by full-batch Adam on the
@@ -261,17 +267,11 @@ def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, ste
     set, repeat it k times.
     """
     key = v.key(key)
-    x = v.float_array(x, "x", ndim=3)
-    y = v.float_array(y, "y", ndim=2)
-    x_val = v.float_array(x_val, "x_val", ndim=3)
-    y_val = v.float_array(y_val, "y_val", ndim=2)
-    x_query = v.float_array(x_query, "x_query", ndim=2)
-    if y.shape != x.shape[:2]:
-        raise ValueError(f"y must have shape (k, n) = {x.shape[:2]}, got {y.shape}")
-    if y_val.shape != x_val.shape[:2] or x_val.shape[0] != x.shape[0]:
-        raise ValueError(f"x_val must be (k, m_val, d) and y_val (k, m_val) with k = {x.shape[0]}, "
-                         f"got shapes {x_val.shape} and {y_val.shape}")
+    x, y = _data_sets(x, y, "x", "y")
+    x_val, y_val = _data_sets(x_val, y_val, "x_val", "y_val")
+    v.same_dim(x, x_val, "x", "x_val", axis=0)
     v.same_dim(x, x_val, "x", "x_val")
+    x_query = v.float_array(x_query, "x_query", ndim=2)
     v.same_dim(x, x_query, "x", "x_query")
     hidden = [v.integer(h, f"hidden[{i}]", minimum=1) for i, h in enumerate(hidden)]
     if not hidden:

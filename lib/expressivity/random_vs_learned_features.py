@@ -70,7 +70,7 @@ def sphere_cap(key, m: int, center, angle: float, *, grid: int = 4097) -> jax.Ar
     if c.shape[0] < 2:
         raise ValueError(f"center must have dimension D >= 2, got shape {c.shape}")
     norm = jnp.linalg.norm(c)
-    if not v._is_tracer(norm) and not float(norm) > 0:
+    if not v.is_tracer(norm) and not float(norm) > 0:
         raise ValueError("center must be a nonzero vector")
     angle = v.scalar(angle, "angle", positive=True, upper=float(np.pi))
     grid = v.integer(grid, "grid", minimum=16)
@@ -126,12 +126,8 @@ def nested_least_squares(Phi_train, y_train, Phi_test, y_test, *, ridge: float =
     ``ridge=0`` is exact least squares when ``Phi_train`` has full column rank. Computed with one
     Cholesky factorization (see the module docstring); a column of zeros gets coefficient 0.
     """
-    Phi = v.float_array(Phi_train, "Phi_train", ndim=2)
-    Phi_t = v.float_array(Phi_test, "Phi_test", ndim=2)
-    y = v.float_array(y_train, "y_train", ndim=1)
-    y_t = v.float_array(y_test, "y_test", ndim=1)
-    v.same_dim(Phi, y, "Phi_train", "y_train", axis=0)
-    v.same_dim(Phi_t, y_t, "Phi_test", "y_test", axis=0)
+    Phi, y = v.samples(Phi_train, y_train, "Phi_train", "y_train")
+    Phi_t, y_t = v.samples(Phi_test, y_test, "Phi_test", "y_test")
     v.same_dim(Phi, Phi_t, "Phi_train", "Phi_test", axis=1)
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
     dtype = jnp.result_type(Phi.dtype, Phi_t.dtype, y.dtype, y_t.dtype)

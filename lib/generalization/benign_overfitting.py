@@ -368,8 +368,7 @@ def min_norm_bias_variance(X, eigs, theta, *, noise):
     theta = v.float_array(theta, "theta", ndim=1)
     v.same_dim(X, eigs, "X", "eigs", axis=-1)
     v.same_dim(X, theta, "X", "theta", axis=-1)
-    if not v._is_tracer(eigs) and bool(jnp.any(eigs < 0)):
-        raise ValueError("eigs must be non-negative (a covariance spectrum)")
+    v.nonnegative(eigs, "eigs")
     sigma = v.scalar(noise, "noise", nonnegative=True)
     dtype = jnp.result_type(X.dtype, eigs.dtype, theta.dtype)
     X, eigs, theta = X.astype(dtype), eigs.astype(dtype), theta.astype(dtype)

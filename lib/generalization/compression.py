@@ -65,11 +65,7 @@ def _check_cov(cov, name: str = "cov") -> jax.Array:
 
 def _check_lam(lam, *, positive: bool = False) -> jax.Array:
     lam = v.float_array(lam, "lam", ndim=(0, 1))
-    if not v._is_tracer(lam):
-        with jax.ensure_compile_time_eval():
-            bad = bool(jnp.any(lam <= 0)) if positive else bool(jnp.any(lam < 0))
-        if bad:
-            raise ValueError(f"lam must be {'> 0' if positive else '>= 0'}, got {lam}")
+    (v.positive if positive else v.nonnegative)(lam, "lam")
     return lam
 
 
@@ -185,7 +181,7 @@ def _check_units(units, p: int) -> jax.Array:
         raise ValueError(f"units must be a 1-D integer array, got {units.dtype} {units.shape}")
     if units.shape[0] < 1:
         raise ValueError("units must not be empty")
-    if not v._is_tracer(units):
+    if not v.is_tracer(units):
         with jax.ensure_compile_time_eval():
             ok = bool(jnp.all((units >= 0) & (units < p)))
             distinct = int(jnp.unique(units).shape[0]) == units.shape[0]
@@ -288,8 +284,7 @@ def parameter_count_bound(n_params, n, *, delta: float = 0.05) -> jax.Array:
     """``sqrt((W log n + log(1/δ)) / n)``: the shape of a uniform (VC / pseudo-dimension)
     generalization bound for a class with ``W = n_params`` parameters (constants set to 1)."""
     W = v.float_array(n_params, "n_params", ndim=(0, 1))
-    if not v._is_tracer(W) and bool(jnp.any(W <= 0)):
-        raise ValueError("n_params must be > 0")
+    v.positive(W, "n_params")
     n = v.integer(n, "n", minimum=2)
     delta = v.scalar(delta, "delta", positive=True, upper=1.0)
     return jnp.sqrt((W * jnp.log(n) + jnp.log(1.0 / delta)) / n)
@@ -299,6 +294,5 @@ def compression_bound(recon_error, n_params_compressed, n, *, delta: float = 0.0
     """``sqrt(r̂) + sqrt((W_# log n + log(1/δ)) / n)``: bias (output error ``r̂ = recon_error`` of the
     compressed net on the sample) plus the parameter-count bound of the compressed class."""
     r = v.float_array(recon_error, "recon_error", ndim=(0, 1))
-    if not v._is_tracer(r) and bool(jnp.any(r < 0)):
-        raise ValueError("recon_error must be >= 0")
+    v.nonnegative(r, "recon_error")
     return jnp.sqrt(r) + parameter_count_bound(n_params_compressed, n, delta=delta)

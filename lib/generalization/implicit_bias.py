@@ -40,7 +40,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.tree_util import Partial
 
 from .. import _validate as v
@@ -58,6 +57,11 @@ __all__ = [
 # preconditioned least squares
 # ------------------------------------------------------------------------------------------------
 
+@jax.jit
+def _smallest_eigenvalue(P):
+    return jnp.linalg.eigvalsh(P)[0]
+
+
 def _precond(P, d: int, name: str = "P") -> jax.Array:
     """Validate ``P``: a ``(d,)`` vector of positive diagonal entries or a ``(d, d)`` SPD matrix.
     Returns it as a full matrix."""
@@ -65,25 +69,22 @@ def _precond(P, d: int, name: str = "P") -> jax.Array:
     if P.ndim == 1:
         if P.shape[0] != d:
             raise ValueError(f"{name} must have length d={d} (a diagonal), got shape {P.shape}")
-        if not v._is_tracer(P) and bool(jnp.any(P <= 0)):
-            raise ValueError(f"{name} must be positive definite (positive diagonal entries)")
+        v.positive(P, name)                                 # a positive-definite diagonal
         return jnp.diag(P)
     if P.shape != (d, d):
         raise ValueError(f"{name} must have shape ({d}, {d}), got {P.shape}")
-    if not v._is_tracer(P):
-        Ph = np.asarray(P)
-        scale = float(np.max(np.abs(Ph), initial=0.0))
-        if float(np.max(np.abs(Ph - Ph.T), initial=0.0)) > 1e-6 * max(scale, 1e-300):
-            raise ValueError(f"{name} must be symmetric")
-        if not float(np.linalg.eigvalsh(0.5 * (Ph + Ph.T))[0]) > 0:
-            raise ValueError(f"{name} must be positive definite")
+    v.symmetric(P, name)
+    if not v.is_tracer(P):
+        with jax.ensure_compile_time_eval():                # one scalar comes back
+            smallest = float(_smallest_eigenvalue(P))
+        if not smallest > 0:
+            raise ValueError(f"{name} must be positive definite, got smallest eigenvalue "
+                             f"{smallest:.3g}")
     return P
 
 
 def _problem(X, y, P, beta0):
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(X, y, "X", "y", axis=0)
+    X, y = v.samples(X, y)
     n, d = X.shape
     if d < n:
         raise ValueError(f"X must be wide (d >= n: over-parameterized), got shape {X.shape}")
@@ -198,8 +199,7 @@ def _diag_vec(x, name, d=None):
     x = v.float_array(x, name, ndim=1)
     if d is not None and x.shape[0] != d:
         raise ValueError(f"{name} must have length d={d}, got {x.shape[0]}")
-    if not v._is_tracer(x) and bool(jnp.any(x < 0)):
-        raise ValueError(f"{name} must be non-negative")
+    v.nonnegative(x, name)
     return x
 
 
@@ -231,12 +231,10 @@ def interpolator_bias_variance(X, P, cov_eigs, prior_eigs, *, noise):
     if d < n:
         raise ValueError(f"X must be wide (d >= n), got shape {X.shape}")
     Ps = _diag_rows(P, "P", d)
-    if not v._is_tracer(Ps) and bool(jnp.any(Ps <= 0)):
-        raise ValueError("P must have positive entries (a positive-definite diagonal)")
+    v.positive(Ps, "P")
     s = _diag_vec(cov_eigs, "cov_eigs", d)
     B = _diag_rows(prior_eigs, "prior_eigs", d)
-    if not v._is_tracer(B) and bool(jnp.any(B < 0)):
-        raise ValueError("prior_eigs must be non-negative")
+    v.nonnegative(B, "prior_eigs")
     noise = v.scalar(noise, "noise", nonnegative=True)
     dtype = jnp.result_type(X.dtype, Ps.dtype, s.dtype, B.dtype)
     bias, var = jax.vmap(lambda p: _bv_core(X.astype(dtype), p.astype(dtype), s.astype(dtype),
@@ -278,13 +276,11 @@ def bias_variance_monte_carlo(key, *, n: int, cov_eigs, preconditioners, prior_e
     Ps = v.float_array(preconditioners, "preconditioners", ndim=2)
     if Ps.shape[1] != d:
         raise ValueError(f"preconditioners must have shape (k, {d}), got {Ps.shape}")
-    if not v._is_tracer(Ps) and bool(jnp.any(Ps <= 0)):
-        raise ValueError("preconditioners must have positive entries")
+    v.positive(Ps, "preconditioners")
     B = v.float_array(prior_eigs, "prior_eigs", ndim=2)
     if B.shape[1] != d:
         raise ValueError(f"prior_eigs must have shape (m, {d}), got {B.shape}")
-    if not v._is_tracer(B) and bool(jnp.any(B < 0)):
-        raise ValueError("prior_eigs must be non-negative")
+    v.nonnegative(B, "prior_eigs")
     noise = v.scalar(noise, "noise", nonnegative=True)
     dtype = jnp.result_type(s.dtype, Ps.dtype, B.dtype)
     return _bv_mc(key, Ps.astype(dtype), s.astype(dtype), B.astype(dtype),
@@ -328,8 +324,7 @@ def preconditioned_variance_limit(gamma, tau_eigs, *, noise) -> float:
     if not gamma > 1:
         raise ValueError(f"gamma must be > 1 (over-parameterized), got {gamma}")
     tau = v.float_array(tau_eigs, "tau_eigs", ndim=1)
-    if not v._is_tracer(tau) and bool(jnp.any(tau <= 0)):
-        raise ValueError("tau_eigs must be positive")
+    v.positive(tau, "tau_eigs")
     noise = v.scalar(noise, "noise", nonnegative=True)
     return float(noise ** 2 * _var_limit(jnp.asarray(gamma, tau.dtype), tau))
 
@@ -381,8 +376,7 @@ def factorized_sensing(A, y, *, init_scale, n_steps: int, step_size,
     y = v.float_array(y, "y", ndim=1)
     v.same_dim(A, y, "A", "y", axis=0)
     scales = v.float_array(init_scale, "init_scale", ndim=(0, 1))
-    if not v._is_tracer(scales) and bool(jnp.any(scales <= 0)):
-        raise ValueError("init_scale must be > 0")
+    v.positive(scales, "init_scale")
     n_steps = v.integer(n_steps, "n_steps", minimum=1)
     record_every = n_steps if record_every is None else v.integer(record_every, "record_every",
                                                                   minimum=1)
@@ -418,7 +412,7 @@ def effective_rank(M) -> jax.Array:
     if M.ndim < 2:
         raise ValueError(f"M must have rank >= 2 (a matrix or a batch of matrices), got {M.shape}")
     s = jnp.linalg.svd(M, compute_uv=False)
-    if not v._is_tracer(s) and bool(jnp.any(jnp.sum(s, axis=-1) == 0)):
+    if not v.is_tracer(s) and bool(jnp.any(jnp.sum(s, axis=-1) == 0)):
         raise ValueError("M must be nonzero (the effective rank of 0 is undefined)")
     return jnp.vectorize(_erank, signature="(k)->()")(s)
 
@@ -547,8 +541,7 @@ def schatten_shrinkage(y, *, weight_decay, depth: int, branch: str = "global") -
     it does not) instead of the global choice; for ``L ≤ 2`` the two branches coincide.
     """
     y = v.float_array(y, "y", ndim=1)
-    if not v._is_tracer(y) and bool(jnp.any(y < 0)):
-        raise ValueError("y must be non-negative (singular values)")
+    v.nonnegative(y, "y")                                   # singular values
     lam = v.scalar(weight_decay, "weight_decay", positive=True)
     depth = v.integer(depth, "depth", minimum=1)
     v.choice(branch, "branch", ("global", "nonzero"))

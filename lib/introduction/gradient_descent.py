@@ -75,9 +75,7 @@ def least_squares(X, y, *, ridge) -> LeastSquares:
     ``ridge >= 0``; with ``ridge = 0`` and a rank-deficient ``X`` the minimizer returned is the
     minimum-norm one (``μ`` is then 0 and the problem is not strongly convex).
     """
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(X, y, "X", "y", axis=0)
+    X, y = v.samples(X, y)
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
     n, d = X.shape
     H = X.T @ X / n + ridge * jnp.eye(d, dtype=X.dtype)

@@ -286,9 +286,7 @@ def _per_run(x, name, m, dtype, *, positive):
     arr = v.float_array(x, name, ndim=(0, 1)).astype(dtype)
     if arr.ndim == 1 and arr.shape[0] != m:
         raise ValueError(f"{name} must be a scalar or have shape ({m},), got {arr.shape}")
-    bad = jnp.any(arr <= 0) if positive else jnp.any(arr < 0)
-    if bool(bad):
-        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {x!r}")
+    (v.positive if positive else v.nonnegative)(arr, name)
     return jnp.broadcast_to(arr, (m,))
 
 
@@ -330,8 +328,7 @@ def graduated_descent(grad_fn: Callable, x0, widths, *, step_size, n_steps: int)
     if x0.ndim < 1:
         raise ValueError(f"x0 must have a leading ensemble axis, got shape {x0.shape}")
     widths = v.float_array(widths, "widths", ndim=1).astype(x0.dtype)
-    if bool(jnp.any(widths < 0)):
-        raise ValueError("widths must be >= 0")
+    v.nonnegative(widths, "widths")
     eta = v.scalar(step_size, "step_size", positive=True)
     n_steps = v.integer(n_steps, "n_steps", minimum=1)
 

@@ -61,12 +61,9 @@ def quadratic_mean_field_drift(center, anchor, coupling) -> QuadraticMeanFieldDr
     With ``λ Ent`` added the unique minimizer is ``μ* = N(m*, λ I)``,
     ``m* = (m + κ c)/(1 + κ)`` (see :func:`quadratic_mean_field_gap`).
     """
-    m = v.float_array(center, "center", ndim=1)
-    c = v.float_array(anchor, "anchor", ndim=1)
-    v.same_dim(m, c, "center", "anchor")
+    m, c = v.points(center, anchor, "center", "anchor", ndim=1)
     kappa = v.scalar(coupling, "coupling", nonnegative=True)
-    dtype = jnp.result_type(m.dtype, c.dtype)
-    return QuadraticMeanFieldDrift(m.astype(dtype), c.astype(dtype), jnp.asarray(kappa, dtype))
+    return QuadraticMeanFieldDrift(m, c, jnp.asarray(kappa, m.dtype))
 
 
 @jax.jit
@@ -157,12 +154,9 @@ def mmd2(x, y, *, bandwidth) -> jax.Array:
 
         MMD²(μ_x, μ_y) = (1/N²) Σ k(x_i, x_j) + (1/M²) Σ k(y_l, y_m) − (2/NM) Σ k(x_i, y_l) ≥ 0.
     """
-    x = v.float_array(x, "x", ndim=2)
-    y = v.float_array(y, "y", ndim=2)
-    v.same_dim(x, y, "x", "y")
+    x, y = v.points(x, y, "x", "y")
     h = v.scalar(bandwidth, "bandwidth", positive=True)
-    dtype = jnp.result_type(x.dtype, y.dtype)
-    return _mmd2(x.astype(dtype), y.astype(dtype), jnp.asarray(h, dtype))
+    return _mmd2(x, y, jnp.asarray(h, x.dtype))
 
 
 @jax.jit

@@ -47,11 +47,12 @@ class KernelGD(NamedTuple):
     test: jax.Array | None
 
 
-def _square_kernel(K, name="K_train"):
-    K = v.float_array(K, name, ndim=2)
+def _kernel_and_targets(K_train, y):
+    """``K_train`` ``(n, n)`` and ``y`` ``(n,)`` as float arrays of one dtype."""
+    K, y = v.samples(K_train, y, "K_train", "y")
     if K.shape[0] != K.shape[1]:
-        raise ValueError(f"{name} must be square (n, n), got shape {K.shape}")
-    return K
+        raise ValueError(f"K_train must be square (n, n), got shape {K.shape}")
+    return K, y
 
 
 def _steps(steps):
@@ -94,14 +95,11 @@ def _kernel_gd(K, r0, Kt, f0_test, t, step):
 
 
 def _common(K_train, y, steps, step_size, f0_train):
-    K = _square_kernel(K_train)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(K, y, "K_train", "y", axis=0)
+    K, y = _kernel_and_targets(K_train, y)
     t = _steps(steps)
     step = v.scalar(step_size, "step_size", positive=True)
-    dtype = jnp.result_type(K.dtype, y.dtype)
-    f0 = _offset(f0_train, K.shape[0], "f0_train", dtype)
-    return K.astype(dtype), y.astype(dtype), t, step, f0, dtype
+    f0 = _offset(f0_train, K.shape[0], "f0_train", K.dtype)
+    return K, y, t, step, f0, K.dtype
 
 
 def kernel_gd(K_train, y, K_test_train=None, steps=(0,), *, step_size, f0_train=None,
@@ -176,11 +174,8 @@ def norm_bound(K_train, y) -> jax.Array:
     (:func:`kernel_gd_distance` at ``t = ∞``). ``K`` must be positive definite; it is solved
     through a Cholesky factorization.
     """
-    K = _square_kernel(K_train)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(K, y, "K_train", "y", axis=0)
-    dtype = jnp.result_type(K.dtype, y.dtype)
-    return _norm_bound(K.astype(dtype), y.astype(dtype))
+    K, y = _kernel_and_targets(K_train, y)
+    return _norm_bound(K, y)
 
 
 @jax.jit
@@ -254,9 +249,7 @@ def averaged_sgd(X, y, *, step_size, ridge=0.0, theta0=None) -> AveragedSGD:
     the start and centre of the penalty (default 0). One jitted ``lax.scan``; vmap it over keys
     of independent data sets.
     """
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(X, y, "X", "y", axis=0)
+    X, y = v.samples(X, y)
     step = v.scalar(step_size, "step_size", positive=True)
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
     dtype = jnp.result_type(X.dtype, y.dtype)

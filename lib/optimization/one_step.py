@@ -239,12 +239,10 @@ def _init(key, N, d, dtype):
 def _check_net(W, a, X, y):
     W = v.float_array(W, "W", ndim=2)
     a = v.float_array(a, "a", ndim=1)
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
+    X, y = v.samples(X, y)
     if a.shape[0] != W.shape[0]:
         raise ValueError(f"a must have length N = W.shape[0] = {W.shape[0]}, got {a.shape[0]}")
     v.same_dim(X, W, "X", "W", axis=1)
-    v.same_dim(X, y, "X", "y", axis=0)
     dtype = jnp.result_type(W.dtype, a.dtype, X.dtype, y.dtype)
     return W.astype(dtype), a.astype(dtype), X.astype(dtype), y.astype(dtype)
 
@@ -457,8 +455,7 @@ def step_size_sweep(key, *, d: int, n_features: int, n_samples: int, etas, reps:
     n = v.integer(n_samples, "n_samples", minimum=1)
     reps = v.integer(reps, "reps", minimum=1)
     etas = v.float_array(etas, "etas", ndim=1)
-    if not v._is_tracer(etas) and bool(jnp.any(etas < 0)):
-        raise ValueError("etas must be >= 0")
+    v.nonnegative(etas, "etas")
     f = _as_function(target, "target")
     noise = v.scalar(noise, "noise", nonnegative=True)
     block = v.integer(block, "block", minimum=2)
@@ -529,18 +526,15 @@ def ridge_path(Phi, y, Phi_test, y_test, *, lams) -> RidgePath:
     :class:`RidgePath`: ``mse = mean((Φ_test â_λ − y_test)²)`` and its standard error over the
     ``m ≥ 2`` test points, each of shape ``(len(lams),)``. ``lams`` must be > 0.
     """
-    Phi = v.float_array(Phi, "Phi", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(Phi, y, "Phi", "y", axis=0)
-    Phi_test = v.float_array(Phi_test, "Phi_test", ndim=2)
+    Phi, y = v.samples(Phi, y, "Phi", "y")
+    Phi_test, y_test = v.samples(Phi_test, y_test, "Phi_test", "y_test")
     v.same_dim(Phi, Phi_test, "Phi", "Phi_test", axis=1)
-    y_test = v.float_array(y_test, "y_test", ndim=1)
-    v.same_dim(Phi_test, y_test, "Phi_test", "y_test", axis=0)
     if Phi_test.shape[0] < 2:
         raise ValueError(f"Phi_test needs at least 2 test points, got {Phi_test.shape[0]}")
     lams = v.float_array(lams, "lams", ndim=1)
-    if lams.shape[0] == 0 or not bool(jnp.all(lams > 0)):
+    if lams.shape[0] == 0:
         raise ValueError("lams must be a non-empty 1-D array of ridges > 0")
+    v.positive(lams, "lams")
     dtype = jnp.result_type(Phi.dtype, y.dtype, Phi_test.dtype, y_test.dtype)
     return RidgePath(*_ridge_path(Phi.astype(dtype), y.astype(dtype), Phi_test.astype(dtype),
                                   y_test.astype(dtype), (Phi.shape[0] * lams).astype(dtype)))

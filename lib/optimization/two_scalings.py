@@ -300,9 +300,7 @@ def width_sweep(key, X, y, *, widths, abc, step_size: float, n_steps: int, n_see
     """
     abc = _check_abc(abc)
     key = v.key(key)
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(X, y, "X", "y", axis=0)
+    X, y = v.samples(X, y)
     Xp = X if X_probe is None else v.float_array(X_probe, "X_probe", ndim=2)
     v.same_dim(X, Xp, "X", "X_probe")
     widths = [v.integer(w, f"widths[{i}]", minimum=1) for i, w in enumerate(widths)]

@@ -188,9 +188,7 @@ def boosting_fit(X, y, *, n_layers: int, step_size: float, bandwidth: float,
     of the loss is ``−(η/n²) Σ_{ij} k(h_i, h_j) g_iᵀ g_j ≤ 0``: each new layer is a descent step in
     function space. Returns the model and the training features after the last block.
     """
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    v.same_dim(X, y[:, None], "X", "y", axis=0)
+    X, y = v.samples(X, y)
     n_layers = v.integer(n_layers, "n_layers", minimum=1)
     step_size = v.scalar(step_size, "step_size", positive=True)
     bandwidth = v.scalar(bandwidth, "bandwidth", positive=True)
