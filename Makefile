@@ -9,6 +9,10 @@ STAMP  := $(VENV)/.installed
 BOOK_SCALE ?= 1
 BOOK_SEED  ?= 0
 export BOOK_SCALE BOOK_SEED
+# pytest-xdist processes for the lib tests and the chapters (a chapter stays in one process). Each
+# process allocates GPU memory only as it needs it, so several can share one GPU.
+WORKERS ?= 2
+PYTEST  := XLA_PYTHON_CLIENT_PREALLOCATE=false $(BIN)/python -m pytest
 
 .PHONY: setup book test test-lib test-notebooks test-site colab colab-check pdf bench clean
 
@@ -32,22 +36,20 @@ book: setup
 # chapter, cell and assertion); the packaging tests outside the checkout (the wheel, one Colab
 # notebook); then the website, built from the cache without executing anything, checked as a
 # reader sees it.
-test: setup
-	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest book
-	$(BIN)/python -m pytest tests/packaging
+test: test-lib test-notebooks
+	$(PYTEST) tests/packaging
 	$(MAKE) --no-print-directory book
-	$(BIN)/python -m pytest tests/site
+	$(PYTEST) tests/site
 
 test-lib: setup
-	$(BIN)/python -m pytest tests
+	$(PYTEST) tests -n $(WORKERS)
 
 # Every chapter under nbval; those that pass are stored in the execution cache for `make book`.
 test-notebooks: setup
-	$(BIN)/python -m pytest book
+	$(PYTEST) book -n $(WORKERS) --dist loadfile
 
 test-site: setup
-	$(BIN)/python -m pytest tests/site
+	$(PYTEST) tests/site
 
 # Every chapter as a Colab notebook (GPU note + an install cell pinned to this commit) in _build/colab.
 colab: setup
