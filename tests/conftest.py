@@ -6,7 +6,8 @@ import os
 # passes (about 30% less wall time; the same IEEE semantics, since fast-math is off either way).
 # Set before the first backend use; an explicit level in the caller's XLA_FLAGS wins.
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
+    os.environ["XLA_FLAGS"] = " ".join(
+        [os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"]).strip()
 
 import jax
 import jax.numpy as jnp

@@ -6,6 +6,7 @@ and the closed form; no recompilation on a second call (counted with ``jax.log_c
 variance scalings. Comparisons with closed forms run in float32 and float64 (``dtype`` fixture)."""
 import logging
 import re
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -377,6 +378,19 @@ def test_mean_field_output_is_ntk_output_over_sqrt_width(dtype):
     np.testing.assert_allclose(out_mf, out_ntk / np.sqrt(32), rtol=RTOL[dtype])
 
 
+@partial(jax.jit, static_argnames="widths")
+def _init_output_spreads(keys, x, widths):
+    """Std over ``keys`` of the tanh network's output at ``x[0]``, per parameterization and width
+    (one compilation for all four)."""
+    def spread(param, m):
+        def one(k):
+            p = nets.init_mlp(k, [x.shape[1], m, 1], parameterization=param)
+            return nets.apply_mlp(p, x, activation="tanh", parameterization=param)[0, 0]
+        return jnp.std(jax.vmap(one)(keys))
+    return {param: jnp.stack([spread(param, m) for m in widths])
+            for param in ("ntk", "mean_field")}
+
+
 def test_init_variances_and_output_scaling():
     d, width, w_std = 8, 2048, 1.5
     p_std = nets.init_mlp(jax.random.key(5), [d, width, 1], parameterization="standard", w_std=w_std)
@@ -391,16 +405,9 @@ def test_init_variances_and_output_scaling():
     assert np.var(h1) == pytest.approx(w_std ** 2, rel=0.1)
     # over random inits, the NTK output has O(1) spread, the mean-field output O(1/√width)
     keys = jax.random.split(jax.random.key(6), 400)
-
-    def outs(param, m):
-        def one(k):
-            p = nets.init_mlp(k, [d, m, 1], parameterization=param)
-            return nets.apply_mlp(p, x, activation="tanh", parameterization=param)[0, 0]
-        return np.std(np.asarray(jax.vmap(one)(keys)))
-
-    for param in ("ntk", "mean_field"):
-        ratio = outs(param, 1024) / outs(param, 64)
-        expected = 1.0 if param == "ntk" else 0.25
+    spreads = _init_output_spreads(keys, x, widths=(1024, 64))
+    for param, expected in (("ntk", 1.0), ("mean_field", 0.25)):
+        ratio = float(spreads[param][0] / spreads[param][1])
         assert ratio == pytest.approx(expected, rel=0.2), (param, ratio)
 
 
