@@ -219,7 +219,7 @@ def simulate(drift: Callable, particles, key, *, step_size, temperature, n_steps
         if n_steps % record_every:
             raise ValueError(f"record_every ({record_every}) must divide n_steps ({n_steps})")
         n_chunks, chunk, record = n_steps // record_every, record_every, True
-    noisy = not (not v.is_tracer(temp) and temp == 0.0)
+    noisy = v.is_tracer(temp) or temp != 0.0
     dynamic, static = _partition(drift)
     final, traj = _simulate(dynamic, x0, key, jnp.asarray(eta, x0.dtype),
                             jnp.asarray(temp, x0.dtype), static=static, n_chunks=n_chunks,
