@@ -27,6 +27,7 @@ import nbformat
 import yaml
 from docutils import nodes
 
+import colab_setup
 import execution_cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,18 +42,6 @@ GPU_NOTE = (
     "counts of every experiment. On your own machine, run e.g. `BOOK_SCALE=8 make book`. `BOOK_SEED` "
     "changes the random seed; the checks hold for any seed."
 )
-
-SETUP_CELL = '''\
-# Set-up. Inside Colab this installs the book's `lib` at the commit this notebook was built from;
-# elsewhere it does nothing (install the repository with `make setup` or `pip install -e .`).
-import os, subprocess, sys
-BOOK_SCALE = 1  # 1: CPU teaching size (about a minute); try 8 on a GPU runtime
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "mathdl-lib @ git+https://github.com/{repository}@{ref}"], check=True)
-    os.environ["BOOK_SCALE"] = str(BOOK_SCALE)
-%matplotlib inline'''
-
 
 def _toc_entries(node):
     if isinstance(node, dict):
@@ -94,7 +83,7 @@ def colab_notebook(path: Path, ref: str) -> nbformat.NotebookNode:
     nb = jupytext.read(path)
     nb.metadata.pop("jupytext", None)
     nb.metadata["colab"] = {"name": path.name.replace(".md", ".ipynb")}
-    setup = SETUP_CELL.format(repository=REPOSITORY, ref=ref)
+    setup = colab_setup.setup_cell(colab_setup.git_spec(REPOSITORY, ref))
     nb.cells[:0] = [nbformat.v4.new_markdown_cell("**GPU optional.** " + GPU_NOTE),
                     nbformat.v4.new_code_cell(setup, metadata={"tags": ["colab-setup"]})]
     return nb
