@@ -133,3 +133,129 @@ def test_validation_names_the_argument():
     with pytest.raises(ValueError, match="x"):
         A.fit_two_layer(jax.random.key(0), jnp.zeros(5), jnp.zeros(5), width=2, n_steps=1,
                         step_size=0.1)
+
+
+# --- integral representation (ridgelet transform) -------------------------------------------
+
+def _phi(t):
+    return jnp.exp(-t ** 2 / 2) / jnp.sqrt(2 * jnp.pi)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 4, 5])
+def test_gaussian_derivative_matches_autodiff_and_its_fourier_transform(k):
+    t = jnp.linspace(-5, 5, 41)
+    d = _phi
+    for _ in range(k):
+        d = jax.grad(d)
+    np.testing.assert_allclose(A.gaussian_derivative(t, order=k), jax.vmap(d)(t), atol=1e-14)
+    # ψ̂(ξ) = ∫ ψ(t) e^{−iξt} dt = (iξ)^k e^{−ξ²/2}: trapezoid rule (spectrally accurate here).
+    s = np.linspace(-14, 14, 2801)
+    psi = np.asarray(A.gaussian_derivative(s, order=k))
+    for xi in (0.0, 0.7, 2.0):
+        ft = np.trapezoid(psi * np.exp(-1j * xi * s), s)
+        assert ft == pytest.approx((1j * xi) ** k * np.exp(-xi ** 2 / 2), abs=1e-12)
+
+
+def test_gaussian_derivative_float32():
+    out = A.gaussian_derivative(jnp.linspace(-3, 3, 7, dtype=jnp.float32), order=4)
+    assert out.dtype == jnp.float32
+    np.testing.assert_allclose(out, (np.linspace(-3, 3, 7) ** 4 - 6 * np.linspace(-3, 3, 7) ** 2 + 3)
+                               * np.exp(-np.linspace(-3, 3, 7) ** 2 / 2) / np.sqrt(2 * np.pi),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("k,d", [(4, 1), (6, 1), (8, 1), (5, 1), (4, 2), (6, 2), (7, 3), (8, 3)])
+def test_relu_admissibility_constant_matches_the_fourier_integral(k, d):
+    from scipy.integrate import quad
+    # (2π)^{d−1} ∫ conj((iξ)^k) e^{−ξ²/2} (−1/ξ²) |ξ|^{−d} dξ, real and imaginary parts separately.
+    def integrand(xi, part):
+        val = np.conj((1j * xi) ** k) * np.exp(-xi ** 2 / 2) * (-1 / xi ** 2) / abs(xi) ** d
+        return val.real if part == 0 else val.imag
+    total = sum(quad(integrand, lo, hi, args=(part,))[0] * (1j if part else 1)
+                for part in (0, 1) for lo, hi in ((-np.inf, 0), (0, np.inf)))
+    expected = (2 * np.pi) ** (d - 1) * total
+    assert abs(expected.imag) < 1e-10
+    assert A.relu_admissibility_constant(order=k, d=d) == pytest.approx(expected.real, abs=1e-9)
+    assert A.relu_admissibility_constant(order=4) == -2.0
+
+
+def test_ridgelet_transform_of_a_gaussian_matches_the_closed_form():
+    # f = N(m, σ²) density: T(a, b) = |a| φ^{(4)}((b − a m)/S)/S⁵ with S² = 1 + a² σ².
+    m, sig = 0.3, 0.5
+    y = jnp.linspace(-6, 6, 801)
+    f_y = _phi((y - m) / sig) / sig
+    grid = A.ridgelet_quadrature(scale_cutoff=6.0, n_scales=8, n_offsets=64, support=(-6, 6))
+    T = A.ridgelet_transform(y, f_y, grid.a, grid.b)
+    S = jnp.sqrt(1 + grid.a[:, None] ** 2 * sig ** 2)
+    closed = jnp.abs(grid.a)[:, None] * A.gaussian_derivative((grid.b - grid.a[:, None] * m) / S,
+                                                              order=4) / S ** 5
+    np.testing.assert_allclose(T, closed, atol=1e-12)
+    # A shared (n_b,) offset row is broadcast to every scale.
+    T1 = A.ridgelet_transform(y, f_y, grid.a, grid.b[0])
+    np.testing.assert_allclose(T1[0], T[0], atol=1e-14)
+
+
+def test_dual_ridgelet_is_the_relu_network_it_describes():
+    grid = A.ridgelet_quadrature(scale_cutoff=2.0, n_scales=4, n_offsets=16, support=(-1, 1))
+    T = jax.random.normal(jax.random.key(1), grid.b.shape, dtype=jnp.float64)
+    x = jnp.linspace(-2, 2, 33)
+    coef = (grid.a_weights[:, None] * grid.b_weights * T / jnp.abs(grid.a)[:, None]).reshape(-1)
+    params = [(jnp.repeat(grid.a, grid.b.shape[1])[None, :], -grid.b.reshape(-1)),
+              (coef[:, None], jnp.zeros(1))]
+    np.testing.assert_allclose(A.dual_ridgelet(x, grid, T), _relu_net(params, x), atol=1e-12)
+
+
+def test_ridgelet_quadrature_nodes_and_weights():
+    grid = A.ridgelet_quadrature(scale_cutoff=3.0, n_scales=6, n_offsets=11, support=(-1, 2),
+                                 margin=4.0)
+    assert float(jnp.sum(grid.a_weights)) == pytest.approx(6.0)             # ∫_{−3}^{3} da
+    assert float(jnp.sum(grid.a_weights * grid.a ** 4)) == pytest.approx(2 * 3.0 ** 5 / 5)
+    lo = np.minimum(-grid.a, 2 * grid.a) - 4
+    hi = np.maximum(-grid.a, 2 * grid.a) + 4
+    np.testing.assert_allclose(grid.b[:, 0], lo, atol=1e-12)
+    np.testing.assert_allclose(grid.b[:, -1], hi, atol=1e-12)
+    np.testing.assert_allclose(jnp.sum(grid.b_weights, axis=1), hi - lo, atol=1e-12)
+
+
+@pytest.mark.parametrize("cutoff", [1.0, 4.0])
+def test_truncated_reconstruction_is_a_gaussian_blur_within_the_kink_bound(cutoff):
+    # ψ = φ⁗, η = ReLU, K = −2: R†R f over |a| ≤ A equals K (f * N(0, 1/A²)); f = N(m, σ²) so the
+    # blur is N(m, σ² + 1/A²). The b-sum's kink error is below dual_ridgelet_kink_bound.
+    m, sig = -0.4, 0.4
+    y = jnp.linspace(-5, 5, 401)
+    grid = A.ridgelet_quadrature(scale_cutoff=cutoff, n_scales=int(max(32, 24 * cutoff)),
+                                 n_offsets=512, support=(-5, 5))
+    T = A.ridgelet_transform(y, _phi((y - m) / sig) / sig, grid.a, grid.b)
+    x = jnp.linspace(-2, 2, 81)
+    K = A.relu_admissibility_constant(order=4)
+    rec = A.dual_ridgelet(x, grid, T) / K
+    s2 = sig ** 2 + 1 / cutoff ** 2
+    blur = _phi((x - m) / jnp.sqrt(s2)) / jnp.sqrt(s2)
+    bound = A.dual_ridgelet_kink_bound(x, grid, y, _phi((y - m) / sig) / sig) / abs(K)
+    assert bool(jnp.all(jnp.abs(rec - blur) <= bound))
+    # The test separates the blur from f itself (and from a 10% wrong K) by far more than the bound.
+    f_x = _phi((x - m) / sig) / sig
+    assert float(jnp.max(jnp.abs(blur - f_x))) > 30 * float(jnp.max(bound))
+    assert float(jnp.max(jnp.abs(0.1 * blur))) > 30 * float(jnp.max(bound))
+
+
+def test_ridgelet_validation_names_the_argument():
+    with pytest.raises(ValueError, match="order"):
+        A.relu_admissibility_constant(order=2, d=1)
+    with pytest.raises(ValueError, match="order"):
+        A.gaussian_derivative(jnp.zeros(3), order=-1)
+    with pytest.raises(ValueError, match="n_scales"):
+        A.ridgelet_quadrature(scale_cutoff=1.0, n_scales=5, n_offsets=8, support=(0, 1))
+    with pytest.raises(ValueError, match="scale_cutoff"):
+        A.ridgelet_quadrature(scale_cutoff=0.0, n_scales=4, n_offsets=8, support=(0, 1))
+    with pytest.raises(ValueError, match="support"):
+        A.ridgelet_quadrature(scale_cutoff=1.0, n_scales=4, n_offsets=8, support=(1, 0))
+    grid = A.ridgelet_quadrature(scale_cutoff=1.0, n_scales=4, n_offsets=8, support=(0, 1))
+    with pytest.raises(ValueError, match="y"):
+        A.ridgelet_transform(jnp.array([1.0, 0.0]), jnp.zeros(2), grid.a, grid.b)
+    with pytest.raises(ValueError, match="f_y"):
+        A.ridgelet_transform(jnp.linspace(0, 1, 5), jnp.zeros(4), grid.a, grid.b)
+    with pytest.raises(ValueError, match="b"):
+        A.ridgelet_transform(jnp.linspace(0, 1, 5), jnp.zeros(5), grid.a, grid.b[:2])
+    with pytest.raises(ValueError, match="T"):
+        A.dual_ridgelet(jnp.zeros(3), grid, jnp.zeros((4, 7)))
