@@ -4,14 +4,17 @@
   jupytext notebooks (their front matter names a kernelspec). The tests and nbval use them.
 * ``colab_notebook(path, ref)``: a chapter as an ``.ipynb`` for Colab. Its first cells are a
   "GPU optional" note and a set-up cell that, only inside Colab, installs this book's ``lib`` at
-  commit ``ref``; the rest is the chapter unchanged.
+  commit ``ref``; the rest is the chapter, its markdown cells in plain Jupyter Markdown
+  (``plain_markdown``: numbered boxes, citations and links to the published site, collapsed
+  solutions, the book's TeX macros expanded).
 * ``python book/_ext/chapters.py OUTDIR [--ref REF]`` (``make colab``) writes every chapter as
   ``OUTDIR/<path in the repository>.ipynb``; the GitHub workflow publishes that tree on the
   ``notebooks`` branch, which is where the site's Colab buttons point.
 * ``setup(app)``: a Sphinx extension (``_config.yml``) that numbers chapters by part as the lecture
   does (Chapter 1.4, Theorem 1.4.2, Figure 1.4.3), points each chapter's Colab button at its
   published ``.ipynb``, puts the "GPU optional" note under each chapter's title, and points myst-nb
-  at the execution cache that nbval fills (``execution_cache``).
+  at the execution cache that nbval fills (``execution_cache``); after the build, each chapter's
+  downloadable ``.ipynb`` is replaced by its Colab notebook with the executed outputs.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from docutils import nodes
 
 import colab_setup
 import execution_cache
+import plain_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 # owner/name on GitHub; the workflow sets BOOK_REPOSITORY so that a fork points at itself.
@@ -78,10 +82,13 @@ def current_commit(root: Path = ROOT) -> str:
                           text=True, check=True).stdout.strip()
 
 
-def colab_notebook(path: Path, ref: str) -> nbformat.NotebookNode:
-    """The chapter at ``path`` with the GPU note and the Colab set-up cell in front."""
-    nb = jupytext.read(path)
+def colab_notebook(path: Path, ref: str, executed: Path | None = None) -> nbformat.NotebookNode:
+    """The chapter at ``path`` with the GPU note and the Colab set-up cell in front, its markdown
+    in plain Jupyter Markdown; with ``executed`` (myst-nb's executed ``.ipynb`` of the chapter),
+    that notebook's cells and outputs instead of the unexecuted ``.md``."""
+    nb = nbformat.read(executed, as_version=4) if executed else jupytext.read(path)
     nb.metadata.pop("jupytext", None)
+    plain_markdown.notebook_markdown(nb, str(Path(path).resolve().relative_to(ROOT).with_suffix("")))
     nb.metadata["colab"] = {"name": path.name.replace(".md", ".ipynb")}
     setup = colab_setup.setup_cell(colab_setup.git_spec(REPOSITORY, ref))
     nb.cells[:0] = [nbformat.v4.new_markdown_cell("**GPU optional.** " + GPU_NOTE),
@@ -193,6 +200,23 @@ def _number_by_part(app, env):
     return list(renumber)
 
 
+def _clean_downloads(app, exception):
+    """Make each chapter's downloadable ``.ipynb`` its Colab notebook, with the executed outputs.
+
+    sphinx-book-theme's download button offers ``_sources/<chapter>.ipynb``, a copy of myst-nb's
+    executed notebook (``_build/jupyter_execute/<chapter>.ipynb``) with the raw MyST markdown.
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    ref = current_commit(Path(app.srcdir))
+    for docname in sorted(_notebook_docnames(app.srcdir)):
+        download = outdir / "_sources" / f"{docname}.ipynb"
+        executed = outdir.parent / "jupyter_execute" / f"{docname}.ipynb"
+        if download.is_file() and executed.is_file():
+            nbformat.write(colab_notebook(Path(app.srcdir) / f"{docname}.md", ref, executed), download)
+
+
 def setup(app):
     app.add_config_value("colab_notebooks_branch", NOTEBOOKS_BRANCH, "html")
     app.connect("config-inited", execution_cache.use_cache)
@@ -201,6 +225,7 @@ def setup(app):
     app.connect("doctree-read", _insert_gpu_note)
     # After sphinx-book-theme's launch buttons (priority 501).
     app.connect("html-page-context", _point_colab_buttons, priority=600)
+    app.connect("build-finished", _clean_downloads)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 

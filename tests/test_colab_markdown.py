@@ -1,0 +1,191 @@
+"""The Colab notebooks read cleanly in plain Jupyter Markdown (book/_ext/plain_markdown.py).
+
+Every chapter's notebook is generated and searched for MyST left raw (roles, directive fences,
+``(label)=`` lines) and for TeX commands that a plain MathJax or KaTeX does not know (the book's own
+macros must have been expanded); small inputs check the numbering, citations, exercises,
+solutions, nested fences and macro expansion one by one.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import plain_markdown as pm
+from chapters import ROOT, colab_notebook, toc_notebooks
+
+SITE = pm.SITE_URL
+DEPTH = "book/part1/depth"           # Chapter 1.4 (Part I, fourth chapter)
+
+# Standard LaTeX/AMS commands that both MathJax 3 and KaTeX know without configuration. A command
+# used in the book that is not here fails the test: add it only if it is standard.
+STANDARD_TEX = set("""
+alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi
+varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi
+Sigma Upsilon Phi Psi Omega
+frac dfrac tfrac binom sqrt sum prod int iint oint lim liminf limsup sup inf max min arg argmax
+log ln exp sin cos tan sinh cosh tanh arcsin arccos arctan det ker dim deg Pr gcd mod pmod bmod
+mathbb mathbf mathcal mathfrak mathrm mathit mathsf mathtt boldsymbol operatorname text textbf
+textit textrm rm bf it displaystyle textstyle scriptstyle
+left right big Big bigg Bigg bigl bigr Bigl Bigr middle
+langle rangle lfloor rfloor lceil rceil lvert rvert lVert rVert vert Vert mid parallel
+cdot cdots ldots dots vdots ddots times div pm mp ast star circ bullet odot oplus otimes setminus
+le leq ge geq ne neq ll gg lesssim gtrsim approx sim simeq asymp equiv propto cong prec preceq succ
+succeq subset subseteq supset supseteq in notin ni cup cap bigcup bigcap emptyset varnothing
+forall exists neg land lor wedge vee implies iff to gets mapsto rightarrow leftarrow Rightarrow
+Leftarrow Leftrightarrow leftrightarrow longrightarrow longmapsto uparrow downarrow xrightarrow
+infty partial nabla ell hbar Re Im aleph top bot perp angle sharp flat natural square blacksquare
+triangle prime dagger
+hat widehat tilde widetilde bar overline underline vec dot ddot check breve acute grave
+overbrace underbrace overset underset stackrel
+quad qquad enspace hspace vspace phantom
+begin end tag label nonumber notag
+""".split())
+ENVIRONMENTS = {"cases", "aligned", "align", "align*", "equation", "equation*", "gathered", "split",
+                "matrix", "pmatrix", "bmatrix", "vmatrix", "array"}
+
+
+@pytest.fixture(scope="module")
+def notebooks():
+    return {str(p.relative_to(ROOT).with_suffix("")): colab_notebook(p, ref="HEAD")
+            for p in toc_notebooks()}
+
+
+def markdown_of(nb) -> str:
+    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def tex_commands(markdown: str) -> set[str]:
+    """Control words outside code (a superset of those in math)."""
+    return {m.group(1) for piece in pm._outside_code(markdown)
+            for m in re.finditer(r"\\([A-Za-z]+)", re.sub(r"\\\\", " ", piece))}
+
+
+def test_every_notebook_is_plain_markdown(notebooks):
+    assert len(notebooks) >= 20
+    problems = {}
+    for docname, nb in notebooks.items():
+        text = markdown_of(nb)
+        found = pm.myst_leftovers(text)
+        unknown = tex_commands(text) - STANDARD_TEX
+        envs = set(re.findall(r"\\begin\{([^}]*)\}", text)) - ENVIRONMENTS
+        if found or unknown or envs:
+            problems[docname] = (found[:5], sorted(unknown), sorted(envs))
+    assert not problems, problems
+
+
+def test_macros_come_from_the_config_and_are_expanded(notebooks):
+    macros = pm.tex_macros()
+    assert {"R", "E", "tr", "Ent"} <= set(macros)
+    assert not set(macros) & STANDARD_TEX
+    text = "\n".join(markdown_of(nb) for nb in notebooks.values())
+    assert "\\mathbb{R}" in text and "\\operatorname{Ent}" in text
+
+
+def test_notebooks_are_numbered_as_the_site(notebooks):
+    depth = markdown_of(notebooks[DEPTH])
+    for head in ("**Definition 1.4.1** (Linear regions)", "**Theorem 1.4.1**",
+                 "**Theorem 1.4.5**", "**Exercise 1.4.4**", "**Fig. 1.4.4.**",
+                 "<summary>Solution to Exercise 1.4.1</summary>"):
+        assert head in depth, head
+    assert f"[Theorem 1.4.1]({SITE}{DEPTH}.html#dp-thm-shallow)" in depth
+    first = markdown_of(notebooks["book/part0/risk_minimization"])
+    assert "**Exercise 0.1.1**" in first
+
+
+# --- the converter on small inputs ----------------------------------------------------------
+
+
+def convert(text: str, docname: str = DEPTH) -> str:
+    return pm.markdown(text, docname)
+
+
+def test_theorem_box_is_headed_and_numbered_per_type():
+    text = (":::{prf:definition} Regions\n:label: t-def\n\nA set in $\\R^d$.\n:::\n\n"
+            ":::{prf:theorem} Telgarsky\n:label: t-a\n\nFirst.\n:::\n\n"
+            ":::{prf:theorem}\n:label: t-b\n\nSecond, after {prf:ref}`t-a`.\n:::")
+    out = convert(text)
+    assert out.startswith("> **Definition 1.4.1** (Regions)\n>\n> A set in $\\mathbb{R}^d$.")
+    assert "> **Theorem 1.4.1** (Telgarsky)\n>\n> First." in out
+    assert f"> **Theorem 1.4.2**\n>\n> Second, after [Theorem 1.4.1]({SITE}{DEPTH}.html#t-a)." in out
+    assert not pm.myst_leftovers(out)
+
+
+def test_unnumbered_chapter_and_nonumber_box():
+    out = convert(":::{prf:remark}\n:nonumber:\n\nNo number.\n:::", "book/part2/index")
+    assert out == "> **Remark**\n>\n> No number."
+    assert convert(":::{prf:lemma}\nx\n:::", "book/part2/index").startswith("> **Lemma 1**")
+
+
+def test_citations_are_author_year_linked_to_the_references_page():
+    refs = f"{SITE}book/appendix/references.html"
+    assert convert("{cite:t}`hanin2019complexity`") == \
+        f"Hanin and Rolnick ([2019]({refs}#cite-hanin2019complexity))"
+    assert convert("{cite:p}`zaslavsky1975facing`") == \
+        f"([Zaslavsky, 1975]({refs}#cite-zaslavsky1975facing))"
+    assert convert("{cite}`robbins1951stochastic,bottou2018optimization`") == (
+        f"([Robbins and Monro, 1951]({refs}#cite-robbins1951stochastic); "
+        f"[Bottou *et al.*, 2018]({refs}#cite-bottou2018optimization))")
+    with pytest.raises(ValueError, match="nokey"):
+        convert("{cite:p}`nokey`")
+
+
+def test_exercise_keeps_statement_and_solution_is_collapsed():
+    text = (":::{exercise}\n:label: t-ex\n\nProve $\\E[X]=0$.\n:::\n\n"
+            ":::{solution} t-ex\n:class: dropdown\n\nBy symmetry, $\\tr A$.\n:::")
+    out = convert(text)
+    assert out == ("> **Exercise 1.4.1**\n>\n> Prove $\\mathbb{E}[X]=0$.\n\n"
+                   "<details>\n<summary>Solution to Exercise 1.4.1</summary>\n\n"
+                   "By symmetry, $\\operatorname{tr} A$.\n\n</details>")
+
+
+def test_nested_fences_colon_and_backtick():
+    text = ("::::{prf:theorem} Outer\n:label: t-outer\n\nStatement.\n\n"
+            ":::{note}\nInner {term}`depth`.\n:::\n::::\n\n"
+            "````{admonition} Code inside\n```python\nx = {'a': 1}  # {term}`not a role`\n```\n````")
+    out = convert(text)
+    assert "> **Theorem 1.4.1** (Outer)\n>\n> Statement.\n>\n> > **Note**\n> >\n> > Inner [depth](" in out
+    assert "> **Code inside**\n>\n> ```python\n> x = {'a': 1}  # {term}`not a role`\n> ```" in out
+    assert pm.myst_leftovers(out) == ["{term}`"]     # only the one inside the code block
+
+
+def test_labels_comments_macros_and_code_spans():
+    text = ("(sec-x)=\n## Section\n\n% a comment\nSee $\\Ent(\\mu)$, $\\tr\\, A$ and the code "
+            "`\\R {term}`.\n\n$$\na \\\\R\n$$ (eq-x)\n\nBy {eq}`eq-x` in {ref}`sec-x`.")
+    out = convert(text)
+    assert out.startswith("## Section\n\nSee $\\operatorname{Ent}(\\mu)$, $\\operatorname{tr}\\, A$ "
+                          "and the code `\\R {term}`.")
+    assert "a \\\\R \\tag{1.4.1}\n$$" in out
+    assert f"By [(1.4.1)]({SITE}{DEPTH}.html#equation-eq-x) in [Section]({SITE}{DEPTH}.html#sec-x)." in out
+
+
+def test_macro_expansion_reads_control_words_whole():
+    macros = {"E": ("\\mathbb{E}", 0), "Ent": ("\\operatorname{Ent}", 0), "R": ("\\mathbb{R}", 0),
+              "norm": ("\\lVert #1\\rVert", 1), "tr": ("\\operatorname{tr}", 0)}
+    assert pm.expand_macros("\\Ent \\E x \\Eta \\\\R \\norm{\\R^d} \\tr A \\triangle", macros) == \
+        "\\operatorname{Ent} \\mathbb{E} x \\Eta \\\\R \\lVert \\mathbb{R}^d\\rVert \\operatorname{tr} A \\triangle"
+    assert pm.expand_macros("\\tr\\E", macros) == "\\operatorname{tr}\\mathbb{E}"
+
+
+def test_figures_admonitions_and_unknown_directives():
+    out = convert("```{figure} img/plot.png\n:name: t-fig\n\nA *plot*.\n```\n\n{numref}`t-fig`")
+    assert out.startswith(f"![Fig. 1.4.1]({SITE}_images/plot.png)\n\n**Fig. 1.4.1.** A *plot*.")
+    assert out.endswith(f"[Fig. 1.4.1]({SITE}{DEPTH}.html#t-fig)")
+    assert convert(":::{warning}\nCareful.\n:::") == "> **Warning**\n>\n> Careful."
+    assert convert(":::{tip}\n:class: dropdown\nHidden.\n:::").startswith("<details>\n<summary>**Tip**")
+    with pytest.raises(ValueError, match="glue"):
+        convert(":::{glue:figure} x\n:::")
+    with pytest.raises(ValueError, match="unknown label"):
+        convert("{prf:ref}`no-such-label`")
+
+
+def test_math_inside_a_box_is_one_line():
+    out = convert(":::{prf:theorem}\nIt holds that\n$$\n\\sum_i x_i\n= 1\n$$\nand $a\n+ b$.\n:::")
+    assert "> $$ \\sum_i x_i = 1 $$" in out and "> and $a + b$." in out
+    assert all(">" not in span for span in pm.math_spans(out))
+
+
+def test_pages_url():
+    assert pm.pages_url("https://github.com/Owner/repo") == "https://owner.github.io/repo/"
+    with pytest.raises(ValueError, match="repository_url"):
+        pm.pages_url("https://gitlab.com/a/b")
