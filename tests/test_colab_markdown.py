@@ -8,9 +8,12 @@ solutions, nested fences and macro expansion one by one.
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
+import nbformat
 import pytest
 
+import chapters
 import plain_markdown as pm
 from chapters import ROOT, colab_notebook, toc_notebooks
 
@@ -91,6 +94,18 @@ def test_notebooks_are_numbered_as_the_site(notebooks):
     assert f"[Theorem 1.4.1]({SITE}{DEPTH}.html#dp-thm-shallow)" in depth
     first = markdown_of(notebooks["book/part0/risk_minimization"])
     assert "**Exercise 0.1.1**" in first
+
+
+def test_site_build_replaces_the_downloadable_notebook(tmp_path):
+    download = tmp_path / "_sources" / f"{DEPTH}.ipynb"
+    download.parent.mkdir(parents=True)
+    download.write_text("raw MyST copy written by the theme")
+    app = SimpleNamespace(outdir=str(tmp_path), srcdir=str(ROOT), builder=SimpleNamespace(format="html"))
+    chapters._clean_downloads(app, None)
+    nb = nbformat.read(download, as_version=4)
+    assert "colab-setup" in nb.cells[1].metadata["tags"] and "source_map" not in nb.metadata
+    text = markdown_of(nb)
+    assert "**Theorem 1.4.1**" in text and not pm.myst_leftovers(text)
 
 
 # --- the converter on small inputs ----------------------------------------------------------

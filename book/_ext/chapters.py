@@ -29,6 +29,7 @@ import jupytext
 import nbformat
 import yaml
 from docutils import nodes
+from jupyter_cache import get_cache
 
 import colab_setup
 import execution_cache
@@ -82,11 +83,12 @@ def current_commit(root: Path = ROOT) -> str:
                           text=True, check=True).stdout.strip()
 
 
-def colab_notebook(path: Path, ref: str, executed: Path | None = None) -> nbformat.NotebookNode:
+def colab_notebook(path: Path, ref: str, nb: nbformat.NotebookNode | None = None
+                   ) -> nbformat.NotebookNode:
     """The chapter at ``path`` with the GPU note and the Colab set-up cell in front, its markdown
-    in plain Jupyter Markdown; with ``executed`` (myst-nb's executed ``.ipynb`` of the chapter),
-    that notebook's cells and outputs instead of the unexecuted ``.md``."""
-    nb = nbformat.read(executed, as_version=4) if executed else jupytext.read(path)
+    in plain Jupyter Markdown. ``nb``: the chapter already read, e.g. with its executed outputs
+    (default: read from ``path``, unexecuted); it is changed in place."""
+    nb = nb if nb is not None else jupytext.read(path)
     nb.metadata.pop("jupytext", None)
     plain_markdown.notebook_markdown(nb, str(Path(path).resolve().relative_to(ROOT).with_suffix("")))
     nb.metadata["colab"] = {"name": path.name.replace(".md", ".ipynb")}
@@ -203,18 +205,29 @@ def _number_by_part(app, env):
 def _clean_downloads(app, exception):
     """Make each chapter's downloadable ``.ipynb`` its Colab notebook, with the executed outputs.
 
-    sphinx-book-theme's download button offers ``_sources/<chapter>.ipynb``, a copy of myst-nb's
-    executed notebook (``_build/jupyter_execute/<chapter>.ipynb``) with the raw MyST markdown.
+    sphinx-book-theme's download button offers ``_sources/<chapter>.ipynb``, a copy of
+    ``_build/jupyter_execute/<chapter>.ipynb``: raw MyST markdown and, with myst-nb's cache mode,
+    no outputs. The outputs come from the execution cache the build read (a chapter missing there
+    is offered unexecuted).
     """
     if exception is not None or app.builder.format != "html":
         return
-    outdir = Path(app.outdir)
-    ref = current_commit(Path(app.srcdir))
+    srcdir = Path(app.srcdir)
+    cache_dir = execution_cache.cache_path(srcdir)
+    cache = get_cache(str(cache_dir)) if cache_dir.is_dir() else None
+    ref = current_commit(srcdir)
     for docname in sorted(_notebook_docnames(app.srcdir)):
-        download = outdir / "_sources" / f"{docname}.ipynb"
-        executed = outdir.parent / "jupyter_execute" / f"{docname}.ipynb"
-        if download.is_file() and executed.is_file():
-            nbformat.write(colab_notebook(Path(app.srcdir) / f"{docname}.md", ref, executed), download)
+        download = Path(app.outdir) / "_sources" / f"{docname}.ipynb"
+        if not download.is_file():
+            continue
+        path = srcdir / f"{docname}.md"
+        nb = execution_cache.read_notebook(path)
+        nb.metadata.pop("source_map", None)
+        try:
+            nb = cache.merge_match_into_notebook(nb)[1] if cache else nb
+        except KeyError:
+            pass
+        nbformat.write(colab_notebook(path, ref, nb), download)
 
 
 def setup(app):

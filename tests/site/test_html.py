@@ -1,8 +1,8 @@
 """The built website, checked as a reader would see it (run after ``make book``).
 
 Every chapter page has figures, rendered proof boxes, exercises with collapsed solutions, the
-"GPU optional" note, download buttons for the ``.md`` and ``.ipynb``, a Colab button that opens an
-``.ipynb``, no error output and no TeX left unrendered (a formula that Markdown broke apart, e.g.
+"GPU optional" note, download buttons for the ``.md`` and ``.ipynb`` (the clean Colab notebook with
+outputs), a Colab button that opens an ``.ipynb``, no error output and no TeX left unrendered (a formula that Markdown broke apart, e.g.
 a display line starting with ``+`` read as a list item); no internal link on any page is broken.
 """
 from __future__ import annotations
@@ -12,9 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urldefrag
 
+import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
+import plain_markdown
 from chapters import ROOT, toc_files, toc_notebooks
 
 HTML = ROOT / "_build" / "html"
@@ -90,3 +92,27 @@ def test_no_broken_internal_links():
                 if not (soup.find(id=fragment) or soup.find(attrs={"name": fragment})):
                     broken.append(f"{path.relative_to(HTML)} → {href} (no anchor)")
     assert not broken, "\n".join(broken[:40])
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_downloadable_notebook_is_the_clean_colab_notebook(chapter):
+    """The page's ``.ipynb`` download is the Colab notebook, with outputs, numbered as the page,
+    its links to the site pointing at pages and anchors that exist."""
+    nb = nbformat.read(HTML / "_sources" / f"{chapter}.ipynb", as_version=4)
+    assert "colab-setup" in nb.cells[1].metadata.get("tags", []), "no Colab set-up cell"
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "no outputs"
+    text = "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert not plain_markdown.myst_leftovers(text), plain_markdown.myst_leftovers(text)[:5]
+    main = page(HTML / f"{chapter}.html").select_one("main")
+    titles = main.select("div.proof > p.admonition-title, div.exercise > p.admonition-title")
+    numbers = [re.match(r"\w+ [\d.]+", t.get_text(" ", strip=True)) for t in titles]
+    missing = [n.group() for n in numbers if n and f"**{n.group()}**" not in text]
+    assert not missing, f"numbered differently from the page: {missing}"
+    broken = []
+    for url in re.findall(r"\]\((https://[^)\s]+)\)", text):
+        if url.startswith(plain_markdown.SITE_URL):
+            target, fragment = urldefrag(url[len(plain_markdown.SITE_URL):])
+            path = HTML / unquote(target)
+            if not path.is_file() or (fragment and not page(path).find(id=fragment)):
+                broken.append(url)
+    assert not broken, broken[:10]
