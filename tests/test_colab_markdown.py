@@ -8,6 +8,8 @@ solutions, nested fences and macro expansion one by one.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from types import SimpleNamespace
 
 import nbformat
@@ -204,3 +206,36 @@ def test_pages_url():
     assert pm.pages_url("https://github.com/Owner/repo") == "https://owner.github.io/repo/"
     with pytest.raises(ValueError, match="repository_url"):
         pm.pages_url("https://gitlab.com/a/b")
+
+
+def render_html(nb, path):
+    """``nb`` as nbconvert's HTML (MathJax is loaded from a CDN: without network, math stays TeX)."""
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    path.write_text(html, encoding="utf-8")
+    return html
+
+
+def test_a_notebook_renders_to_html_and_a_screenshot(notebooks, tmp_path):
+    """Depth (Chapter 1.4) through nbconvert: boxes as blockquotes with their numbers, solutions in
+    <details>, citations as links; then a headless-Chromium screenshot of the top of the page."""
+    from bs4 import BeautifulSoup
+
+    html = render_html(notebooks[DEPTH], tmp_path / "depth.html")
+    soup = BeautifulSoup(html, "html.parser")
+    quotes = [q.get_text(" ", strip=True) for q in soup.select("blockquote")]
+    assert any(q.startswith("Theorem 1.4.2 (Depth multiplies regions)") for q in quotes), quotes[:3]
+    assert [s.get_text() for s in soup.select("details > summary")][:1] == ["Solution to Exercise 1.4.1"]
+    links = {a.get_text(" ", strip=True): a["href"] for a in soup.select("a[href]")}
+    assert links["Zaslavsky, 1975"].endswith("references.html#cite-zaslavsky1975facing")
+    assert links["Theorem 1.4.1"].endswith("depth.html#dp-thm-shallow")
+    assert "{prf:" not in soup.get_text() and ":::" not in soup.get_text()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium for the screenshot")
+    shot = tmp_path / "depth.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1100,2400",
+                    (tmp_path / "depth.html").as_uri()], check=True, capture_output=True, timeout=120)
+    assert shot.stat().st_size > 50_000, "screenshot empty"
