@@ -56,7 +56,7 @@ from .. import _validate as v
 from .. import nets
 
 __all__ = ["relu_interpolant", "sigmoid_staircase", "staircase_tail", "staircase_error_bound",
-           "gaussian_derivative", "relu_admissibility_constant", "RidgeletGrid", "ridgelet_quadrature",
+           "staircase_slope_error", "gaussian_derivative", "relu_admissibility_constant", "RidgeletGrid", "ridgelet_quadrature",
            "ridgelet_transform", "dual_ridgelet", "dual_ridgelet_kink_bound",
            "FitResult", "apply_stacked", "fit_two_layer"]
 
@@ -281,6 +281,32 @@ def dual_ridgelet_kink_bound(x, grid: RidgeletGrid, y, f_y, *, order: int = 4) -
     T_kink = ridgelet_transform(y, f_y, grid.a, grid.a[:, None] * x[None, :], order=order)
     tau = jnp.abs(T_kink) / jnp.abs(grid.a)[:, None]
     return jnp.sum((grid.a_weights * grid.b_step ** 2 / 8)[:, None] * tau, axis=0)
+
+
+def staircase_slope_error(c, *, n_terms: int = 64) -> tuple[float, float]:
+    """Sup error of the sigmoid staircase of the line ``x ↦ x`` (knots at the integers, steps of
+    sharpness c at the half-integers), and the curvature of the error at its maximum:
+
+        e_c(u) = u − Σ_{j≥0} [σ(c(u − j − ½)) − σ(−c(u + j + ½))],   E(c) = max_{u∈[−½,½]} |e_c(u)|.
+
+    On a grid of spacing h with sharpness a, a target of local slope s has staircase error
+    ``|s| h E(a h)`` at leading order. Returns ``(E(c), |e_c''(u*)|)`` at the maximizer u*
+    (sums truncated after ``n_terms`` terms; e_c is odd, so u* ∈ [0, ½]).
+    """
+    from scipy.optimize import minimize_scalar
+    c = v.scalar(c, "c", positive=True)
+    n_terms = v.integer(n_terms, "n_terms", minimum=1)
+    j = np.arange(n_terms, dtype=float)
+    sig = lambda z: 0.5 * (1.0 + np.tanh(z / 2))  # noqa: E731  (overflow-free logistic)
+
+    def e(u):
+        return u - np.sum(sig(c * (u - j - 0.5)) - sig(-c * (u + j + 0.5)))
+
+    res = minimize_scalar(lambda u: -e(u), bounds=(0.0, 0.5), method="bounded",
+                          options={"xatol": 1e-12})
+    u, du = float(res.x), 1e-4
+    curvature = abs(e(u + du) - 2 * e(u) + e(u - du)) / du ** 2
+    return float(e(u)), float(curvature)
 
 
 class FitResult(NamedTuple):

@@ -259,3 +259,20 @@ def test_ridgelet_validation_names_the_argument():
         A.ridgelet_transform(jnp.linspace(0, 1, 5), jnp.zeros(5), grid.a, grid.b[:2])
     with pytest.raises(ValueError, match="T"):
         A.dual_ridgelet(jnp.zeros(3), grid, jnp.zeros((4, 7)))
+
+
+@pytest.mark.parametrize("c", [5.0, 20.0, 80.0])
+def test_staircase_slope_error_matches_a_direct_staircase_of_the_line(c):
+    # The staircase of x -> x with knots at the integers -200..200 (steps at the half-integers),
+    # evaluated on a fine grid of one central cell: its sup error and the curvature at the maximum.
+    u = np.linspace(-0.5, 0.5, 200001)
+    steps = np.arange(-200, 200) + 0.5
+    stair = -200 + expit(c * (u[:, None] - steps[None, :])).sum(axis=1)
+    e = u - stair
+    E, curv = A.staircase_slope_error(c)
+    assert E == pytest.approx(np.max(np.abs(e)), rel=1e-8)
+    i = np.argmax(e)
+    du = u[1] - u[0]
+    assert curv == pytest.approx(abs(e[i + 50] - 2 * e[i] + e[i - 50]) / (50 * du) ** 2, rel=1e-3)
+    with pytest.raises(ValueError, match="c"):
+        A.staircase_slope_error(0.0)
