@@ -294,3 +294,46 @@ def test_sphere_eigenvalues_validation():
         kernels.sphere_eigenvalues(jnp.exp, 3, -1)
     with pytest.raises(ValueError, match="kappa"):
         kernels.sphere_eigenvalues(lambda t: t[:2], 3, 4)
+
+
+# ---------------------------------------------------------------- noise-averaged ridge risk
+
+def test_kernel_ridge_risk_matches_explicit_linear_smoother(dtype):
+    # Independent route: lib.ridgeless.kernel_ridge with the identity as n right-hand sides gives
+    # the smoother matrix A; bias = mean (A f − f_test)², variance = noise² ‖A‖_F² / m.
+    from lib import ridgeless
+    X, Xt = _pts(11, 30, 3), _pts(12, 17, 3)
+    K, Kt = kernels.gaussian_kernel(X, X, bandwidth=1.3), kernels.gaussian_kernel(Xt, X, bandwidth=1.3)
+    f, ft = jnp.sin(X[:, 0]) + X[:, 1], jnp.sin(Xt[:, 0]) + Xt[:, 1]
+    lams = jnp.array([1e-3, 1e-2, 0.3], dtype)
+    bias, var = kernels.kernel_ridge_risk(K, f, Kt, ft, lams, noise=0.7)
+    assert bias.dtype == dtype and bias.shape == var.shape == (3,)
+    for j, lam in enumerate(lams):
+        A = ridgeless.kernel_ridge(K, jnp.eye(30, dtype=dtype), Kt, float(lam))      # (m, n)
+        np.testing.assert_allclose(bias[j], jnp.mean((A @ f - ft) ** 2), rtol=50 * RTOL[dtype])
+        np.testing.assert_allclose(var[j], 0.49 * jnp.sum(A ** 2) / 17, rtol=50 * RTOL[dtype])
+
+
+def test_kernel_ridge_risk_is_the_noise_average():
+    # Monte Carlo over the label noise (float32): mean test MSE → bias + variance, 5 s.e.
+    from lib import ridgeless
+    X, Xt = _pts(13, 40, 2), _pts(14, 25, 2)
+    K, Kt = kernels.arccos_kernel(X, X), kernels.arccos_kernel(Xt, X)
+    f, ft = X[:, 0] ** 2, Xt[:, 0] ** 2
+    bias, var = kernels.kernel_ridge_risk(K, f, Kt, ft, jnp.array([0.01]), noise=0.5)
+    eps = 0.5 * jax.random.normal(jax.random.key(5), (40, 4000))
+    pred = ridgeless.kernel_ridge(K, f[:, None] + eps, Kt, 0.01)                   # (m, 4000)
+    mse = np.asarray(jnp.mean((pred - ft[:, None]) ** 2, axis=0))
+    assert abs(mse.mean() - float(bias[0] + var[0])) < 5 * mse.std(ddof=1) / np.sqrt(mse.size)
+
+
+def test_kernel_ridge_risk_validation():
+    K, f = jnp.eye(3), jnp.ones(3)
+    with pytest.raises(ValueError, match="lam"):
+        kernels.kernel_ridge_risk(K, f, K, f, jnp.array([0.0]), noise=1.0)
+    with pytest.raises(ValueError, match="noise"):
+        kernels.kernel_ridge_risk(K, f, K, f, jnp.array([0.1]), noise=-1.0)
+    with pytest.raises(ValueError, match="K_test_train"):
+        kernels.kernel_ridge_risk(K, f, jnp.ones((2, 4)), jnp.ones(2), jnp.array([0.1]), noise=1.0)
+    with pytest.raises(ValueError, match="K_train"):
+        kernels.kernel_ridge_risk(jnp.ones((3, 2)), f, K, f, jnp.array([0.1]), noise=1.0)
