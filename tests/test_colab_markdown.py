@@ -62,7 +62,7 @@ def markdown_of(nb) -> str:
 
 def tex_commands(markdown: str) -> set[str]:
     """Control words outside code (a superset of those in math)."""
-    return {m.group(1) for piece in pm._outside_code(markdown)
+    return {m.group(1) for piece in pm.outside_code(markdown)
             for m in re.finditer(r"\\([A-Za-z]+)", re.sub(r"\\\\", " ", piece))}
 
 
@@ -174,6 +174,12 @@ def test_labels_comments_macros_and_code_spans():
                           "and the code `\\R {term}`.")
     assert "a \\\\R \\tag{1.4.1}\n$$" in out
     assert f"By [(1.4.1)]({SITE}{DEPTH}.html#equation-eq-x) in [Section]({SITE}{DEPTH}.html#sec-x)." in out
+
+
+def test_code_fences_in_markdown_stay_verbatim():
+    code = "```python\n%matplotlib inline\n# {term}`x` and $\\R$\n(not-a-label)=\n````\n"
+    assert convert(f"Text $\\R$.\n\n{code}\nAfter $\\E$.") == \
+        f"Text $\\mathbb{{R}}$.\n\n{code}\nAfter $\\mathbb{{E}}$."
 
 
 def test_macro_expansion_reads_control_words_whole():

@@ -169,12 +169,13 @@ def expand_macros(tex: str, macros: dict[str, tuple[str, int]]) -> str:
 def math_spans(markdown: str) -> list[str]:
     """The math of a plain Markdown text ($…$, $$…$$, \\begin…\\end), code spans and fences left out."""
     spans = []
-    for text in _outside_code(markdown):
+    for text in outside_code(markdown):
         spans += [m.group() for m in MATH.finditer(text)]
     return spans
 
 
-def _outside_code(markdown: str) -> list[str]:
+def outside_code(markdown: str) -> list[str]:
+    """The pieces of a Markdown text outside fenced code blocks and code spans."""
     pieces, lines, fence = [], [], None
     for line in markdown.split("\n"):
         match = FENCE.match(line.lstrip("> ").rstrip()) if fence is None else None
@@ -397,8 +398,14 @@ class _Converter:
         return "\n\n".join(part.strip("\n") for part in out if part.strip())
 
     def text(self, text: str) -> str:
-        lines = []
+        lines, fence = [], None
         for line in text.split("\n"):
+            opening = FENCE.match(line) if fence is None else None
+            if opening or fence:            # a plain code fence: kept as it is
+                closing = fence and re.match(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$", line)
+                fence = None if closing else (fence or opening["fence"])
+                lines.append(line)
+                continue
             label = LABEL_LINE.match(line)
             if label:
                 self.pending_labels.append(label["label"])
