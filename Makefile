@@ -13,8 +13,18 @@ export BOOK_SCALE BOOK_SEED
 # process allocates GPU memory only as it needs it, so several can share one GPU.
 WORKERS ?= 2
 PYTEST  := XLA_PYTHON_CLIENT_PREALLOCATE=false $(BIN)/python -m pytest
+# A second venv with the oldest versions lib declares in pyproject.toml (JAX, NumPy, SciPy) and the
+# test tools of requirements.txt; `make test-minjax` runs the core lib tests there, so that an API
+# newer than the floor fails. lib comes from the checkout (PYTHONPATH), not installed.
+MINJAX_VENV  ?= .venv-minjax
+MINJAX_STAMP := $(MINJAX_VENV)/.installed
+floor = $(shell sed -n 's/.*"$(1)>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+MINJAX_REQS   = jax==$(call floor,jax) jaxlib==$(call floor,jax) numpy~=$(call floor,numpy).0 \
+                scipy~=$(call floor,scipy).0 $(shell grep -E '^(pytest|pytest-xdist|hypothesis)==' requirements.txt)
+CORE_TESTS   := $(addprefix tests/test_,ntk.py ridgeless.py mfld.py nets.py data.py validate.py \
+                activations.py kernels.py gpu_ready.py)
 
-.PHONY: setup book test test-lib test-notebooks test-site colab colab-check pdf bench clean
+.PHONY: setup book test test-lib test-minjax test-notebooks test-site colab colab-check pdf bench clean
 
 setup: $(STAMP)
 
@@ -25,24 +35,34 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+$(MINJAX_STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(MINJAX_VENV)
+	$(MINJAX_VENV)/bin/python -m pip install --quiet $(MINJAX_REQS)
+	touch $(MINJAX_STAMP)
+
 # Build the website. A chapter found in the execution cache (_build/.jupyter_cache/<key>, filled by
 # nbval or an earlier build) is not executed again; the others are executed and cached. Warnings are
 # errors; a failing notebook fails the build.
 book: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
 
-# All tests, each chapter executed once: the lib tests; every chapter of _toc.yml under nbval, each
-# stored in the execution cache when all its cells pass (a failing check stops here, named by
-# chapter, cell and assertion); the packaging tests outside the checkout (the wheel, one Colab
-# notebook); then the website, built from the cache without executing anything, checked as a
-# reader sees it.
-test: test-lib test-notebooks
+# All tests, each chapter executed once: the lib tests, and the core ones again under the oldest
+# supported JAX; every chapter of _toc.yml under nbval, each stored in the execution cache when all
+# its cells pass (a failing check stops here, named by chapter, cell and assertion); the packaging
+# tests outside the checkout (the wheel, one Colab notebook); then the website, built from the
+# cache without executing anything, checked as a reader sees it.
+test: test-lib test-minjax test-notebooks
 	$(PYTEST) tests/packaging
 	$(MAKE) --no-print-directory book
 	$(PYTEST) tests/site
 
 test-lib: setup
 	$(PYTEST) tests -n $(WORKERS)
+
+# The core lib tests under the oldest supported JAX (pyproject.toml's floor), in $(MINJAX_VENV).
+test-minjax: $(MINJAX_STAMP)
+	XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONPATH=$(CURDIR) $(MINJAX_VENV)/bin/python -m pytest \
+	    -o addopts="-ra -p no:cacheprovider" $(CORE_TESTS) -n $(WORKERS)
 
 # Every chapter under nbval; those that pass are stored in the execution cache for `make book`.
 test-notebooks: setup
