@@ -19,6 +19,22 @@ Constructions
     f_m(x) = x − Σ_{s=1}^m g^{∘s}(x) / 4^s with g the tent map: the piecewise-linear interpolant
     of x² on the grid of step 2^{-m}, so sup_x |x² − f_m(x)| = 4^{-(m+1)} exactly, with m hidden
     layers of width 3.
+``sawtooth_partial_fit_params(k, j)``  a one-hidden-layer net that follows the sawtooth
+    Δ^{∘k} on its first j teeth and then stays at ½ (the upper side of the shallow-width
+    comparison; its L¹ error is ``sawtooth_partial_fit_error``).
+
+Depth separation in L¹
+----------------------
+``sawtooth_l1_lower_bound(k, pieces)``  every function that is affine on each of ``pieces``
+    intervals of [0, 1] has ∫_0^1 |Δ^{∘k} − g| ≥ ¼ (1 − (pieces − 1)/2^{k−1}): on each of the
+    2^{k−1} teeth that contains no breakpoint of g, g is affine and the best affine L¹ fit of a
+    tent of width h costs exactly h/4.
+
+Random networks
+---------------
+``expected_regions_on_segment(params, start, end, bias_std)``  the Hanin–Rolnick (Kac–Rice)
+    formula for the expected number of regions met by a segment when every hidden bias is an
+    independent N(0, bias_std²), given all weights and all other biases.
 """
 from __future__ import annotations
 
@@ -33,7 +49,8 @@ from .. import _validate as v
 
 __all__ = ["activation_patterns", "count_regions_on_segment", "count_regions_in_box", "region_map",
            "hyperplane_arrangement_bound", "montufar_lower_bound", "zigzag_params",
-           "yarotsky_square_params"]
+           "yarotsky_square_params", "expected_regions_on_segment", "sawtooth_l1_lower_bound",
+           "sawtooth_partial_fit_params", "sawtooth_partial_fit_error"]
 
 
 def _check_params(params):
@@ -92,6 +109,55 @@ def count_regions_on_segment(params, start, end, *, resolution: int = 2 ** 16) -
                          f"{params[0][0].shape[0]} inputs")
     resolution = v.integer(resolution, "resolution", minimum=2)
     return 1 + int(_changes_on_segment(params, start, end, resolution))
+
+
+@partial(jax.jit, static_argnames="resolution")
+def _kac_rice_on_segment(params, start, end, bias_std, resolution):
+    # Midpoint rule in t for Σ_z ∫_0^1 |d/dt ẑ(x(t))| φ_σ(ẑ(x(t))) dt, ẑ = pre-activation of z
+    # without its own bias; the t-derivative is one forward-mode JVP along end − start.
+    t = (jnp.arange(resolution, dtype=start.dtype) + 0.5) / resolution
+    x = start[None, :] + t[:, None] * (end - start)[None, :]
+    dx = jnp.broadcast_to(end - start, x.shape)
+
+    def unbiased_preactivations(x):
+        h, out = x, []
+        for W, b in params[:-1]:
+            z = h @ W
+            out.append(z)
+            h = jax.nn.relu(z + b)
+        return jnp.concatenate(out, axis=1)
+
+    z, dz = jax.jvp(unbiased_preactivations, (x,), (dx,))
+    density = jnp.exp(-0.5 * (z / bias_std) ** 2) / (bias_std * jnp.sqrt(2 * jnp.pi))
+    return jnp.sum(jnp.abs(dz) * density) / resolution
+
+
+def expected_regions_on_segment(params, start, end, bias_std, *, resolution: int = 2 ** 14
+                                ) -> float:
+    """Expected number of activation regions met by the segment x(t) = start + t (end − start),
+    t ∈ [0, 1], when each hidden bias b_z is an independent N(0, ``bias_std``²) variable
+    (Hanin & Rolnick 2019; the Kac–Rice / co-area formula):
+
+        E[#regions] = 1 + Σ_z ∫_0^1 |d/dt ẑ(x(t))| φ_σ(ẑ(x(t))) dt,
+
+    where ẑ = z − b_z is unit z's pre-activation without its own bias (it depends on the weights
+    and on the biases of earlier layers only, so it is independent of b_z) and φ_σ is the
+    N(0, σ²) density. The expectation is over the biases of every unit given everything else
+    (the other entries of ``params`` are used as they are; the bias values in ``params`` are
+    used for the units *upstream* of z only). The integral is taken by the midpoint rule on
+    ``resolution`` points; the integrand is piecewise smooth, so the rule converges as the
+    grid refines.
+    """
+    _check_params(params)
+    start = v.float_array(start, "start", ndim=1)
+    end = v.float_array(end, "end", ndim=1)
+    v.same_dim(start, end, "start", "end")
+    if start.shape[0] != params[0][0].shape[0]:
+        raise ValueError(f"start has {start.shape[0]} coordinates but the network expects "
+                         f"{params[0][0].shape[0]} inputs")
+    bias_std = v.scalar(bias_std, "bias_std", positive=True)
+    resolution = v.integer(resolution, "resolution", minimum=1)
+    return 1.0 + float(_kac_rice_on_segment(params, start, end, bias_std, resolution))
 
 
 def count_regions_in_box(params, lower, upper, *, resolution: int = 512) -> int:
@@ -176,3 +242,52 @@ def yarotsky_square_params(m: int):
         else:
             layers.append((f_row[:, None], jnp.zeros(1)))
     return layers
+
+
+def sawtooth_l1_lower_bound(k: int, pieces: int) -> float:
+    """Lower bound on ∫_0^1 |Δ^{∘k}(x) − g(x)| dx for every g that is affine on each of
+    ``pieces`` intervals partitioning [0, 1] (continuous or not), Δ the tent map:
+
+        ∫_0^1 |Δ^{∘k} − g| ≥ ¼ · max(0, 1 − (pieces − 1) / 2^{k−1}).
+
+    Δ^{∘k} has 2^{k−1} teeth of width h = 2^{1−k}; g's ``pieces − 1`` breakpoints lie inside at
+    most ``pieces − 1`` teeth, and on every other tooth g is affine, where the best affine L¹
+    fit of a tent of width h is the constant ½ with error exactly h/4. A one-hidden-layer ReLU
+    net of width m has at most m + 1 pieces.
+    """
+    k = v.integer(k, "k", minimum=1)
+    pieces = v.integer(pieces, "pieces", minimum=1)
+    return 0.25 * max(0.0, 1.0 - (pieces - 1) / 2 ** (k - 1))
+
+
+def sawtooth_partial_fit_params(k: int, j: int):
+    """One hidden layer of 2j + 2 ReLU units computing g_j with g_j = Δ^{∘k} on
+    [0, (j + ¼) h] (the first j teeth of width h = 2^{1−k} and the rise of the next one up to
+    ½) and g_j = ½ on the rest of [0, 1]: 2j + 2 pieces on [0, 1]. Requires
+    0 ≤ j ≤ 2^{k−1} − 1. Its error is :func:`sawtooth_partial_fit_error`."""
+    k = v.integer(k, "k", minimum=1)
+    j = v.integer(j, "j", minimum=0)
+    if j > 2 ** (k - 1) - 1:
+        raise ValueError(f"j must be at most 2^(k-1) - 1 = {2 ** (k - 1) - 1}, got {j}")
+    h, s = 2.0 ** (1 - k), 2.0 ** k                  # tooth width and |slope|
+    knots = [0.0]
+    jumps = [s]                                      # slope change at each knot
+    for i in range(j):
+        knots += [(i + 0.5) * h, (i + 1) * h]        # peak, valley
+        jumps += [-2 * s, 2 * s]
+    knots.append((j + 0.25) * h)                     # reaches ½ on the next rise: flatten
+    jumps.append(-s)
+    knots, jumps = np.array(knots), np.array(jumps)
+    first = (jnp.ones((1, knots.size)), jnp.asarray(-knots))
+    return [first, (jnp.asarray(jumps)[:, None], jnp.zeros(1))]
+
+
+def sawtooth_partial_fit_error(k: int, j: int) -> float:
+    """∫_0^1 |Δ^{∘k} − g_j| = ¼ − (4j + 1)/2^{k+3} for the net of
+    :func:`sawtooth_partial_fit_params`: the 2^{k−1} − j − 1 untouched teeth cost h/4 each (the
+    constant ½ against a tent), the partly followed tooth costs h/4 − h/16."""
+    k = v.integer(k, "k", minimum=1)
+    j = v.integer(j, "j", minimum=0)
+    if j > 2 ** (k - 1) - 1:
+        raise ValueError(f"j must be at most 2^(k-1) - 1 = {2 ** (k - 1) - 1}, got {j}")
+    return 0.25 - (4 * j + 1) / 2 ** (k + 3)

@@ -87,3 +87,112 @@ def test_bounds():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def _numpy_sawtooth(x, k):
+    y = np.asarray(x, dtype=float).copy()
+    for _ in range(k):
+        y = np.where(y <= 0.5, 2 * y, 2 - 2 * y)
+    return y
+
+
+def test_expected_regions_one_layer_matches_gaussian_cdf_closed_form():
+    """One hidden layer: ẑ(t) is affine in t, so ∫|ẑ'| φ_σ(ẑ) dt = |Φ(ẑ(1)/σ) − Φ(ẑ(0)/σ)|."""
+    from scipy.stats import norm
+    key = jax.random.key(5)
+    W = jax.random.normal(key, (3, 7))
+    params = [(W, jnp.zeros(7)), (jnp.ones((7, 1)), jnp.zeros(1))]
+    a, c = jnp.array([-1.0, 0.5, 2.0]), jnp.array([1.5, -1.0, 0.0])
+    sigma = 0.7
+    za, zc = np.asarray(a @ W), np.asarray(c @ W)
+    exact = 1 + np.sum(np.abs(norm.cdf(zc / sigma) - norm.cdf(za / sigma)))
+    assert regions.expected_regions_on_segment(params, a, c, sigma) == pytest.approx(exact, rel=1e-7)
+
+
+def test_expected_regions_is_the_monte_carlo_mean_over_biases():
+    """Deep net: average the region count over independent N(0, σ²) biases and compare with the
+    average of the formula over the same draws (both estimate the same expectation)."""
+    key = jax.random.key(11)
+    widths, sigma, R = [2, 6, 6, 1], 0.5, 150
+    base = nets.init_mlp(key, widths, parameterization="standard", w_std=np.sqrt(2.0))
+    a, c = jnp.array([-2.0, -1.0]), jnp.array([2.0, 1.5])
+    counts, expected = [], []
+    for r in range(R):
+        bkey = jax.random.fold_in(key, 100 + r)
+        params = [(W, sigma * jax.random.normal(jax.random.fold_in(bkey, l), b.shape))
+                  for l, (W, b) in enumerate(base)]
+        counts.append(regions.count_regions_on_segment(params, a, c, resolution=2 ** 14))
+        expected.append(regions.expected_regions_on_segment(params, a, c, sigma))
+    diff = np.array(counts) - np.array(expected)
+    assert abs(diff.mean()) <= 4 * diff.std(ddof=1) / np.sqrt(R), (diff.mean(), diff.std())
+    # and the formula is not trivially close: a 15 % larger density would be rejected
+    scaled = np.array(counts) - (1 + 1.15 * (np.array(expected) - 1))
+    assert abs(scaled.mean()) > 4 * scaled.std(ddof=1) / np.sqrt(R)
+
+
+def test_expected_regions_float32():
+    params = [(W.astype(jnp.float32), b.astype(jnp.float32))
+              for W, b in nets.init_mlp(jax.random.key(2), [2, 5, 5, 1],
+                                        parameterization="standard", b_std=1.0)]
+    a, c = jnp.array([-1.0, 0.0], jnp.float32), jnp.array([1.0, 1.0], jnp.float32)
+    e32 = regions.expected_regions_on_segment(params, a, c, 0.3)
+    p64 = [(W.astype(jnp.float64), b.astype(jnp.float64)) for W, b in params]
+    e64 = regions.expected_regions_on_segment(p64, a.astype(jnp.float64), c.astype(jnp.float64), 0.3)
+    assert e32 == pytest.approx(e64, rel=1e-4)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_sawtooth_bound_attained_by_the_constant_one_half(k):
+    x = (np.arange(2 ** 14) + 0.5) / 2 ** 14
+    assert np.mean(np.abs(_numpy_sawtooth(x, k) - 0.5)) == pytest.approx(0.25, abs=1e-12)
+    assert regions.sawtooth_l1_lower_bound(k, 1) == 0.25
+
+
+def test_best_affine_fit_of_a_tooth_costs_a_quarter():
+    """Brute force over affine functions a + b x on one tent: nothing beats ¼ (the proof's
+    one-tooth step), and the constant ½ attains it."""
+    x = (np.arange(4096) + 0.5) / 4096
+    tent = _numpy_sawtooth(x, 1)
+    a, b = np.meshgrid(np.linspace(-0.5, 1.5, 81), np.linspace(-2, 2, 81))
+    errs = np.mean(np.abs(tent[None, None, :] - a[..., None] - b[..., None] * x), axis=-1)
+    assert errs.min() >= 0.25 - 1e-9
+    assert errs.min() == pytest.approx(0.25, abs=1e-9)
+
+
+@pytest.mark.parametrize("k,j", [(1, 0), (3, 0), (3, 2), (5, 7), (5, 15)])
+def test_sawtooth_partial_fit_pieces_error_and_bound(k, j):
+    params = regions.sawtooth_partial_fit_params(k, j)
+    assert params[0][0].shape == (1, 2 * j + 2)
+    assert regions.count_regions_on_segment(params, *UNIT) == 2 * j + 2
+    x = (np.arange(2 ** 16) + 0.5) / 2 ** 16
+    g = np.asarray(_apply(params, jnp.asarray(x)[:, None]))
+    f = _numpy_sawtooth(x, k)
+    h = 2.0 ** (1 - k)
+    follow = x <= (j + 0.25) * h
+    np.testing.assert_allclose(g[follow], f[follow], atol=1e-9)
+    np.testing.assert_allclose(g[~follow], 0.5, atol=1e-9)
+    err = np.mean(np.abs(f - g))
+    assert err == pytest.approx(regions.sawtooth_partial_fit_error(k, j), abs=1e-12)
+    assert regions.sawtooth_l1_lower_bound(k, 2 * j + 2) <= err
+
+
+def test_sawtooth_lower_bound_values():
+    assert regions.sawtooth_l1_lower_bound(6, 2) == pytest.approx(0.25 * (1 - 1 / 32))
+    assert regions.sawtooth_l1_lower_bound(6, 33) == 0.0
+    assert regions.sawtooth_l1_lower_bound(6, 100) == 0.0
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: regions.sawtooth_l1_lower_bound(0, 2), "k"),
+    (lambda: regions.sawtooth_l1_lower_bound(3, 0), "pieces"),
+    (lambda: regions.sawtooth_partial_fit_params(3, 4), "j"),
+    (lambda: regions.sawtooth_partial_fit_error(3, -1), "j"),
+    (lambda: regions.expected_regions_on_segment(regions.zigzag_params(2, 2), *UNIT, 0.0),
+     "bias_std"),
+    (lambda: regions.expected_regions_on_segment(regions.zigzag_params(2, 2),
+                                                 jnp.array([0.0, 0.0]), jnp.array([1.0, 1.0]),
+                                                 1.0), "start"),
+])
+def test_new_functions_validate_inputs(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
