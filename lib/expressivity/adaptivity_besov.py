@@ -30,6 +30,13 @@ query points; each net is then *early-stopped* at the checkpoint with the smalle
 error. The first layer is initialized through the data (:func:`init_through_data`), so that the
 initial kinks lie where the inputs are.
 
+k-nearest-neighbour regression on a curve
+-----------------------------------------
+``knn_regression`` gives the k-NN averages ``f̂_k(x) = (1/k) Σ_{i ∈ N_k(x)} y_i`` for every
+k = 1..k_max at once (one sort per query point). ``closed_curve`` embeds a unit-speed closed curve
+(intrinsic dimension 1) in R^d, and ``knn_curve_risk`` is the bias–variance model of the k-NN risk
+for inputs uniform on such a curve, the prediction the chapter's manifold experiment checks.
+
 Wavelet coefficients
 --------------------
 ``haar_coefficients`` gives the Haar expansion of a function sampled on a dyadic grid, used to
@@ -50,7 +57,8 @@ from .. import kernels, nets, ridgeless
 
 __all__ = ["KERNELS", "TunedKernelRidge",
            "tuned_kernel_ridge", "laplace_kernel_ridge_1d", "NetFit", "init_through_data",
-           "fit_relu_nets", "cosine_schedule", "HaarCoefficients", "haar_coefficients"]
+           "fit_relu_nets", "cosine_schedule", "HaarCoefficients", "haar_coefficients",
+           "knn_regression", "closed_curve", "knn_curve_risk"]
 
 
 KERNELS = {"gaussian": kernels.gaussian_kernel, "laplace": kernels.laplace_kernel}
@@ -340,3 +348,78 @@ def haar_coefficients(values) -> HaarCoefficients:
         details.append(2.0 ** (-j / 2) * (left - right) / 2)
         means = (left + right) / 2
     return HaarCoefficients(float(means[0]), details[::-1])
+
+
+@partial(jax.jit, static_argnames="k_max")
+def _knn_all_k(x, y, x_query, k_max):
+    sq = (jnp.sum(x_query ** 2, axis=1)[:, None] - 2.0 * x_query @ x.T
+          + jnp.sum(x ** 2, axis=1)[None, :])
+    _, idx = jax.lax.top_k(-sq, k_max)                                   # (m, k_max), nearest first
+    return jnp.cumsum(y[idx], axis=1) / jnp.arange(1, k_max + 1, dtype=y.dtype)
+
+
+def knn_regression(x, y, x_query, *, k_max: int) -> jax.Array:
+    """k-nearest-neighbour regression for every k = 1..k_max at once.
+
+    ``f̂_k(z) = (1/k) Σ_{i ∈ N_k(z)} y_i``, with ``N_k(z)`` the indices of the k training inputs
+    closest to z in Euclidean distance (ties broken by index). ``x`` ``(n, d)``, ``y`` ``(n,)``,
+    ``x_query`` ``(m, d)``; returns ``(m, k_max)`` with column ``k − 1`` holding ``f̂_k``. The
+    estimator is linear in ``y`` and its neighbour sets do not depend on ``y``, so with independent
+    noise of variance σ² its noise-averaged squared error at z is exactly
+    ``(f̂_k[f](z) − f(z))² + σ²/k`` (``f̂_k[f]`` = the fit to the noiseless values).
+    """
+    x, y = v.samples(x, y, "x", "y")
+    x_query = v.float_array(x_query, "x_query", ndim=2)
+    v.same_dim(x, x_query, "x", "x_query")
+    k_max = v.integer(k_max, "k_max", minimum=1)
+    if k_max > x.shape[0]:
+        raise ValueError(f"k_max must be at most the number of training points {x.shape[0]}, "
+                         f"got {k_max}")
+    dtype = jnp.result_type(x.dtype, y.dtype, x_query.dtype)
+    return _knn_all_k(x.astype(dtype), y.astype(dtype), x_query.astype(dtype), k_max)
+
+
+def closed_curve(t, frame) -> jax.Array:
+    """Points ``c(t)`` of a unit-speed closed curve of length 1 in R^d (intrinsic dimension 1).
+
+    ``c(t) = F · (cos 2πmt, …, sin 2πmt, …)_{m=1..M} / (2πm√M)``: the first M harmonics, weighted so
+    that ``|c'(t)|² = Σ_m (2πm)²/((2πm)² M) = 1``, mapped into R^d by ``F = frame`` (``(d, 2M)`` with
+    orthonormal columns, so distances are those of the curve in R^{2M}). The first harmonic alone is
+    injective, so the curve does not cross itself; t is its arc length (period 1), and t uniform on
+    [0, 1) gives inputs uniform along the curve. ``t`` any shape; returns ``t.shape + (d,)``.
+    """
+    t = v.float_array(t, "t")
+    frame = v.float_array(frame, "frame", ndim=2)
+    if frame.shape[1] % 2 or frame.shape[1] > frame.shape[0]:
+        raise ValueError(f"frame must have an even number 2M <= d of columns, got shape {frame.shape}")
+    gram = np.asarray(frame.T @ frame, dtype=float)
+    if not np.allclose(gram, np.eye(frame.shape[1]), atol=1e-5):
+        raise ValueError("frame must have orthonormal columns")
+    harmonics = frame.shape[1] // 2
+    dtype = jnp.result_type(t.dtype, frame.dtype)
+    m = jnp.arange(1, harmonics + 1, dtype=dtype)
+    angle = 2 * jnp.pi * t.astype(dtype)[..., None] * m
+    scale = 2 * jnp.pi * m * np.sqrt(harmonics)
+    coords = jnp.concatenate([jnp.cos(angle) / scale, jnp.sin(angle) / scale], axis=-1)
+    return coords @ frame.astype(dtype).T
+
+
+def knn_curve_risk(n, k, *, noise_var, mean_sq_slope, mean_sq_curvature):
+    """Bias–variance model of the k-NN risk for n inputs uniform on a closed curve of length 1.
+
+    ``R(n, k) = σ²/k + E[f'²]·k/(12 n²) + E[f''²]·k⁴/(576 n⁴)``, derivatives along arc length,
+    expectations over the uniform point of the curve. Derivation: the k neighbours of a point lie,
+    given the distance R ≈ k/(2n) of the next one, uniformly in an arc [−R, R]; with
+    ``f(x + u) ≈ f + f'u + f''u²/2`` their average has mean ``f + f''R²/6`` (squared bias
+    ``f''² k⁴/(576 n⁴)``), its mean offset ū has variance ``R²/(3k)`` (the term ``f'² k/(12 n²)``),
+    and the noise adds σ²/k. Minimizing over k gives the rate ``n^{−4/5} = n^{−2s/(2s+D)}`` with
+    s = 2, D = 1. ``n``, ``k`` broadcast; the three constants are non-negative.
+    """
+    n = v.float_array(n, "n")
+    k = v.float_array(k, "k")
+    v.positive(n, "n")
+    v.positive(k, "k")
+    noise_var = v.scalar(noise_var, "noise_var", nonnegative=True)
+    g1 = v.scalar(mean_sq_slope, "mean_sq_slope", nonnegative=True)
+    g2 = v.scalar(mean_sq_curvature, "mean_sq_curvature", nonnegative=True)
+    return noise_var / k + g1 * k / (12 * n ** 2) + g2 * k ** 4 / (576 * n ** 4)
