@@ -48,10 +48,12 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 
 
 def pages_url(repository_url: str) -> str:
-    """GitHub Pages address of a repository: https://github.com/OWNER/REPO → https://OWNER.github.io/REPO/."""
+    """GitHub Pages address of a repository:
+    https://github.com/OWNER/REPO → https://OWNER.github.io/REPO/."""
     match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", repository_url)
     if match is None:
-        raise ValueError(f"repository_url must be https://github.com/OWNER/REPO, got {repository_url!r}")
+        raise ValueError("repository_url must be https://github.com/OWNER/REPO, "
+                         f"got {repository_url!r}")
     owner, repo = match.groups()
     return f"https://{owner.lower()}.github.io/{repo}/"
 
@@ -78,7 +80,8 @@ HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
 LABELLED_MATH = re.compile(r"\$\$(?P<math>.+?)\$\$[ \t]*\((?P<label>[\w.:-]+)\)[ \t]*$",
                            re.DOTALL | re.MULTILINE)
 # A role, or a code span (kept verbatim); roles first, so that {name}`x` is not read as code.
-ROLE_OR_CODE = re.compile(r"\{(?P<role>[A-Za-z][\w:.+-]*)\}(?P<ticks>`+)(?P<content>.+?)(?P=ticks)(?!`)"
+ROLE_OR_CODE = re.compile(r"\{(?P<role>[A-Za-z][\w:.+-]*)\}"
+                          r"(?P<ticks>`+)(?P<content>.+?)(?P=ticks)(?!`)"
                           r"|(?P<code>(?P<cticks>`+).+?(?P=cticks)(?!`))", re.DOTALL)
 TITLED_TARGET = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.DOTALL)
 # Math: $$…$$, \begin{env}…\end{env}, $…$ (not across a blank line; dollarmath's rules for $).
@@ -89,14 +92,15 @@ TEX_TOKEN = re.compile(r"\\(?:[A-Za-z]+|.)", re.DOTALL)
 
 
 def sphinx_term_id(term: str) -> str:
-    """The anchor Sphinx gives a glossary term (``sphinx.util.nodes.make_id`` with prefix ``term``):
-    ASCII-folded, runs of other characters than letters, digits, ``.`` and ``_`` → ``-``, case kept."""
+    """The anchor Sphinx gives a glossary term (``sphinx.util.nodes.make_id``, prefix ``term``):
+    ASCII-folded, runs of characters other than letters, digits, ``.`` and ``_`` → ``-``, case
+    kept."""
     ascii_term = unicodedata.normalize("NFKD", f"term-{term}").encode("ascii", "ignore").decode()
     return re.sub(r"[^a-zA-Z0-9._]+", "-", ascii_term).strip("-")
 
 
 def cite_id(key: str) -> str:
-    """The anchor of a bibliography entry with ``bibtex_cite_id: "cite-{key}"`` (docutils make_id)."""
+    """The anchor of a bibliography entry, ``bibtex_cite_id: "cite-{key}"`` (docutils make_id)."""
     return docutils_make_id(f"cite-{key}")
 
 
@@ -104,7 +108,7 @@ def cite_id(key: str) -> str:
 
 
 def tex_macros(config: dict = CONFIG) -> dict[str, tuple[str, int]]:
-    """The book's macros from ``mathjax3_config`` in ``_config.yml``: name → (body, number of arguments)."""
+    """The book's macros (``mathjax3_config``, ``_config.yml``): name → (body, number of args)."""
     macros = config["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
     out = {}
     for name, body in macros.items():
@@ -167,7 +171,7 @@ def expand_macros(tex: str, macros: dict[str, tuple[str, int]]) -> str:
 
 
 def math_spans(markdown: str) -> list[str]:
-    """The math of a plain Markdown text ($…$, $$…$$, \\begin…\\end), code spans and fences left out."""
+    """The math of a plain Markdown text ($…$, $$…$$, \\begin…\\end), code left out."""
     spans = []
     for text in outside_code(markdown):
         spans += [m.group() for m in MATH.finditer(text)]
@@ -183,7 +187,8 @@ def outside_code(markdown: str) -> list[str]:
             fence = match["fence"]
             continue
         if fence is not None:
-            if line.lstrip("> ").strip().startswith(fence) and not line.lstrip("> ").strip().strip("`"):
+            bare = line.lstrip("> ").strip()
+            if bare.startswith(fence) and not bare.strip("`"):
                 fence = None
             continue
         lines.append(line)
@@ -383,7 +388,8 @@ class _Converter:
             if cell.cell_type == "markdown":
                 cell.source = self.markdown(cell.source)
             cells.append(cell)
-            figure = cell.metadata.get("mystnb", {}).get("figure", {}) if cell.cell_type == "code" else {}
+            figure = cell.metadata.get("mystnb", {}).get("figure", {}) \
+                if cell.cell_type == "code" else {}
             if figure.get("caption"):
                 number = self.number("figure")
                 self.record(figure.get("name", ""), "figure", number, figure["caption"])
@@ -398,13 +404,19 @@ class _Converter:
         return "\n\n".join(part.strip("\n") for part in out if part.strip())
 
     def text(self, text: str) -> str:
-        lines, fence = [], None
+        """A run of Markdown without directives; plain code fences in it are kept as they are."""
+        segments, lines, fence = [], [], None       # segments: (is_code, lines)
         for line in text.split("\n"):
             opening = FENCE.match(line) if fence is None else None
-            if opening or fence:            # a plain code fence: kept as it is
-                closing = fence and re.match(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$", line)
-                fence = None if closing else (fence or opening["fence"])
+            if opening and opening["fence"][0] == "`":
+                segments.append((False, lines))
+                lines, fence = [line], opening["fence"]
+                continue
+            if fence is not None:
                 lines.append(line)
+                if re.match(rf"^ {{0,3}}{fence[0]}{{{len(fence)},}}\s*$", line):
+                    segments.append((True, lines))
+                    lines, fence = [], None
                 continue
             label = LABEL_LINE.match(line)
             if label:
@@ -414,19 +426,22 @@ class _Converter:
                 continue
             heading = HEADING.match(line)
             if heading:
-                if not self.book.titles.get(self.docname) and line.startswith("# ") and self.collect:
+                if self.collect and line.startswith("# ") and self.docname not in self.book.titles:
                     self.book.titles[self.docname] = heading["title"]
                 for label in self.pending_labels:
                     self.record(label, "section", None, heading["title"])
                 self.pending_labels = []
             lines.append(line)
+        segments.append((fence is not None, lines))
 
         def tag(match):
             number = self.number("displaymath")
             self.record(match["label"], "displaymath", number)
             return f"$${match['math'].rstrip()} \\tag{{{number}}}\n$$"
 
-        return self.inline(LABELLED_MATH.sub(tag, "\n".join(lines)))
+        return "\n".join("\n".join(lines) if code else
+                         self.inline(LABELLED_MATH.sub(tag, "\n".join(lines)))
+                         for code, lines in segments if lines)
 
     def inline(self, text: str) -> str:
         """Roles → Markdown, TeX macros expanded; code spans kept verbatim."""
@@ -517,7 +532,8 @@ class _Converter:
             if found is None:
                 raise ValueError(f"{self.docname}: {{{name}}} to unknown label {target!r}")
             if name == "numref" and text:
-                text = text.replace("%s", found.number or "").replace("{number}", found.number or "")
+                for placeholder in ("%s", "{number}"):
+                    text = text.replace(placeholder, found.number or "")
                 text = text.replace("{name}", found.title)
             elif not text:
                 text = found.title if name == "ref" and found.kind in {"section", "figure"} \
@@ -560,7 +576,7 @@ class _Converter:
         for target in parse_citation_targets(content):
             entry = self.book.bibliography.entries.get(target.key)
             if entry is None:
-                raise ValueError(f"{self.docname}: citation key {target.key!r} not in references.bib")
+                raise ValueError(f"{self.docname}: citation key {target.key!r} is not in the .bib")
             info = SphinxReferenceInfo(None, self.docname, REFERENCES, target.key, None,
                                        target.pre, target.post)
             references.append((entry, None, info))
@@ -577,7 +593,7 @@ class _Converter:
 
 
 def _markdown(text) -> str:
-    """pybtex rich text → Markdown: links, emphasis, plain strings (no escaping beyond ``*[]``)."""
+    """pybtex rich text → Markdown: links, emphasis, strings (only ``*[]`` escaped)."""
     from pybtex.richtext import BaseMultipartText, HRef, String, Tag
 
     if isinstance(text, HRef):
@@ -592,8 +608,8 @@ def _markdown(text) -> str:
 
 
 def myst_leftovers(markdown: str) -> list[str]:
-    """MyST left in a Markdown text: roles (``{name}`` + backtick), directive fences (```` ```{ ````,
-    ``:::{``) and ``(label)=`` lines."""
+    """MyST left in a Markdown text: roles (``{name}`` + backtick), directive fences
+    (```` ```{ ````, ``:::{``) and ``(label)=`` lines."""
     return re.findall(r"\{[A-Za-z][\w:.+-]*\}`|`{3,}\{|:{3,}\{|^\([\w.:-]+\)=[ \t]*$", markdown,
                       flags=re.MULTILINE)
 
