@@ -12,6 +12,13 @@ Baselines, measured in the same run on the same data:
 - ``numpy vectorized``: the same update as a few dense NumPy matrix products and in-place
   elementwise operations per step (the honest baseline: the same arithmetic, no Python loop).
 Both baselines are checked to produce the same drift as `lib.mfld` before timing.
+
+Floor, measured in the same run: ``floor_run``, the same number of steps of
+``P ← P − η [0, tanh(W Xᵀ) X / n]`` in one jitted ``lax.scan``: the two ``(N, n, d)`` matmuls
+and one activation pass of a step, without the loss, the matrix-vector products, the derivative
+pass and the noise. Its ratio row is ``lib seconds / floor seconds``; the notes also give the two
+matmuls alone (``matmul-only``). The lib and the floor runs are interleaved
+(:func:`benchmarks.timing.interleaved_medians`).
 """
 from __future__ import annotations
 
@@ -23,9 +30,12 @@ import numpy as np
 
 from lib import mfld
 
+from .timing import interleaved_medians
+
 N_PARTICLES, N_SAMPLES, DIM = 4096, 1024, 32
 STEP, TEMP, REG = 0.05, 1e-4, 1e-3
-JAX_STEPS = 200
+JAX_STEPS = 100
+REPEATS = 5
 LOOP_STEPS = 2
 VEC_STEPS = 10
 
@@ -36,6 +46,20 @@ def _problem(seed=0):
     y = np.tanh(X @ rng.standard_normal(DIM)).astype(np.float32)
     P = rng.standard_normal((N_PARTICLES, 1 + DIM)).astype(np.float32)
     return P, X, y
+
+
+def floor_run(n_steps: int, activation=jnp.tanh):
+    """A jitted ``f(P, X)``: ``n_steps`` of ``P ← P − η [0, σ(W Xᵀ) X / n]`` (``W = P[:, 1:]``,
+    ``σ = activation``; ``lambda z: z`` gives the matmuls alone) in one ``lax.scan``."""
+
+    @jax.jit
+    def run(P, X):
+        def step(P, _):
+            g = activation(P[:, 1:] @ X.T) @ X
+            return P.at[:, 1:].add(-STEP * g / X.shape[0]), None
+        return jax.lax.scan(step, P, None, length=n_steps)[0]
+
+    return run
 
 
 def _loop_drift(P, X, y):
@@ -55,7 +79,8 @@ def _loop_drift(P, X, y):
     return G
 
 
-def _vec_drift(P, X, y):
+def vectorized_drift(P, X, y):
+    """The two-layer tanh drift of ``lib.mfld.two_layer_drift`` (square loss, ``REG``) in NumPy."""
     n, N = X.shape[0], P.shape[0]
     a, W = P[:, 0], P[:, 1:]
     S = W @ X.T                              # (N, n), particles-major, then in-place ops
@@ -90,7 +115,7 @@ def run():
     P_j = jnp.asarray(P)
     ref = np.asarray(drift(P_j))
     scale = np.max(np.abs(ref))
-    for fn in (_vec_drift, _loop_drift):
+    for fn in (vectorized_drift, _loop_drift):
         err = np.max(np.abs(fn(P, X, y) - ref)) / scale
         if not err < 1e-3:
             raise AssertionError(f"{fn.__name__} disagrees with lib.mfld drift: rel err {err:.2g}")
@@ -100,11 +125,16 @@ def run():
                              n_steps=JAX_STEPS).block_until_ready()
 
     compile_s, _ = _time(lambda: jax_run(jax.random.key(0)))        # compile + one run
-    jax_s, _ = _time(lambda: jax_run(jax.random.key(1)))
-    jax_step = jax_s / JAX_STEPS
+    X_j = jnp.asarray(X)
+    floor, matmuls = floor_run(JAX_STEPS), floor_run(JAX_STEPS, lambda z: z)
+    t = interleaved_medians({"lib": lambda: jax_run(jax.random.key(1)),
+                             "floor": lambda: floor(P_j, X_j),
+                             "matmuls": lambda: matmuls(P_j, X_j)}, REPEATS)
+    jax_step = t["lib"] / JAX_STEPS
+    floor_step, matmul_step = t["floor"] / JAX_STEPS, t["matmuls"] / JAX_STEPS
 
     rng = np.random.default_rng(1)
-    vec_s, _ = _time(lambda: _numpy_run(_vec_drift, P, X, y, VEC_STEPS, rng))
+    vec_s, _ = _time(lambda: _numpy_run(vectorized_drift, P, X, y, VEC_STEPS, rng))
     vec_step = vec_s / VEC_STEPS
     loop_s, _ = _time(lambda: _numpy_run(_loop_drift, P, X, y, LOOP_STEPS, rng))
     loop_step = loop_s / LOOP_STEPS
@@ -112,8 +142,13 @@ def run():
     name = f"mfld step, two-layer net (N={N_PARTICLES}, n={N_SAMPLES}, d={DIM}, float32)"
     common = (f"seconds per MFLD step; lib.mfld.simulate: {JAX_STEPS} steps in one jitted scan "
               f"({jax_step and 1 / jax_step:.1f} steps/s; compile+first run {compile_s:.2f} s "
-              f"excluded)")
+              f"excluded; median of {REPEATS})")
     return [
+        {"benchmark": name, "seconds": jax_step, "baseline": "floor: 2 matmuls + 1 tanh pass",
+         "baseline_seconds": floor_step, "ratio": jax_step / floor_step,
+         "notes": common + f"; ratio = lib/floor (1 = floor); the two matmuls alone "
+                           f"{matmul_step * 1e3:.2f} ms/step (lib/matmul-only = "
+                           f"{jax_step / matmul_step:.2f})"},
         {"benchmark": name, "seconds": jax_step, "baseline": "numpy per-particle loop",
          "baseline_seconds": loop_step, "ratio": loop_step / jax_step,
          "notes": common + f"; baseline: Python loop over particles, {LOOP_STEPS} steps timed"},

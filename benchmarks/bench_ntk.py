@@ -8,6 +8,15 @@ Rows (see :func:`run`):
     written with NumPy arrays (``_numpy_relu_ntk``); the notes also give the untiled time.
     ``ratio = numpy seconds / lib seconds`` (> 1: lib is faster).
 
+``ntk_gram_vs_floor``
+    The same call against the floor of the recursion, measured in this run (:func:`gram_floor`):
+    the same strips, each one matmul ``x1 x2ᵀ`` followed by ``depth`` passes of a clipped
+    ``arccos`` (:func:`lib.activations.relu_expectation` of order 0, lib's float32 Cephes
+    arccos) and one output. Any implementation does at least this much work: the matmul, one
+    transcendental per entry and layer, and writing an ``n × n`` result (the lib writes two).
+    ``ratio = lib seconds / floor seconds`` (1 = floor). The notes give ``matmul``, the time of
+    ``x1 x2ᵀ`` alone (untiled).
+
 ``ntk_gram_vs_roofline``
     The same call against a simple hardware estimate, both measured in this run:
 
@@ -18,25 +27,25 @@ Rows (see :func:`run`):
     float32 array (it reads ``n²`` and writes ``n²`` floats: the same memory traffic as writing
     the two ``n × n`` outputs once, the least any implementation must do). The model charges
     nothing for the transcendental functions (arccos, square roots) of the recursion, so it is
-    a lower bound; ``ratio = lib seconds / roofline`` (1 is the bound). ``gflops`` is the
-    matmul-equivalent rate ``2 n² d / seconds`` and ``notes`` gives ``F`` and ``t_pass``, and
-    ``t_ew``, the time of one fused pass over ``n²`` of ``lib.activations.gaussian_expectations``
-    (float32 ``arccos`` and square roots: the transcendental work of one ReLU layer), so that a
-    reader can see which term dominates on this machine: on CPU, ``matmul + depth · t_ew`` is
-    the more realistic floor.
+    a lower bound that no CPU implementation reaches; ``ratio = lib seconds / roofline``.
+    ``gflops`` is the matmul-equivalent rate ``2 n² d / seconds``.
 
 ``two_layer_closed_form_vs_jacobian``
     ``two_layer_empirical`` against ``empirical`` (per-example Jacobians of the same model,
     contracted) for ``n = 512``, ``d = 64``, ``M = 2048`` in float32.
     ``ratio = Jacobian seconds / closed-form seconds``.
 
+``two_layer_closed_form_vs_floor``
+    The same call against its matmul floor (:func:`two_layer_floor`): the products
+    ``A Bᵀ + (X1 X2ᵀ) ⊙ (C Dᵀ)`` with ``(n, M)`` matrices ``A, B, C, D`` (no activations).
+    ``ratio = lib seconds / floor seconds``.
+
 Every timing excludes compilation (one warm-up call), blocks on the result
-(``block_until_ready``) and is the median of a few repeats.
+(``block_until_ready``) and is the median of a few repeats, interleaved with the repeats of the
+rows it is compared with (:func:`benchmarks.timing.interleaved_medians`), so that the load of a
+shared machine affects both sides of a ratio alike.
 """
 from __future__ import annotations
-
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
@@ -44,16 +53,38 @@ import numpy as np
 
 from lib import activations, ntk
 
+from .timing import interleaved_medians
 
-def _median_time(fn, *, repeats: int = 5, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+
+def gram_floor(depth: int, block_size: int | None):
+    """A jitted ``f(x1, x2)``: per strip of ``block_size`` rows (all rows when ``None``) the
+    matmul ``x1 x2ᵀ/d`` followed by ``depth`` passes of ``arccos`` (a clipped, snapped arccos:
+    :func:`lib.activations.relu_expectation` of order 0 at unit variances), one output."""
+
+    def one_strip(xa, x2):
+        c = (xa @ x2.T) / xa.shape[1]
+        one = jnp.ones((), c.dtype)
+        for _ in range(depth):
+            c = activations.relu_expectation(one, one, c, order=0)
+        return c
+
+    @jax.jit
+    def floor(x1, x2):
+        if block_size is None or block_size >= x1.shape[0]:
+            return one_strip(x1, x2)
+        n1, d = x1.shape
+        if n1 % block_size:
+            raise ValueError(f"block_size ({block_size}) must divide the rows of x1 ({n1})")
+        out = jax.lax.map(lambda xa: one_strip(xa, x2), x1.reshape(n1 // block_size, block_size, d))
+        return out.reshape(n1, -1)
+
+    return floor
+
+
+@jax.jit
+def two_layer_floor(a, b, c, e, x1, x2):
+    """The matmuls of the closed-form two-layer NTK, ``A Bᵀ + (X1 X2ᵀ) ⊙ (C Eᵀ)``."""
+    return a @ b.T + (x1 @ x2.T) * (c @ e.T)
 
 
 def _numpy_relu_ntk(x1, x2, depth, w_std=1.0, b_std=0.0):
@@ -76,17 +107,30 @@ def _numpy_relu_ntk(x1, x2, depth, w_std=1.0, b_std=0.0):
     return sigma, theta
 
 
-def bench_analytic(n: int = 4096, d: int = 64, depth: int = 3, repeats: int = 3) -> list[dict]:
+def bench_analytic(n: int = 4096, d: int = 64, depth: int = 3, repeats: int = 7) -> list[dict]:
     key = jax.random.key(0)
     x = jax.random.normal(key, (n, d), dtype=jnp.float32)
     x2 = x + 0.0  # a distinct array: the general (x1, x2) path
-    t_lib = _median_time(lambda: ntk.infinite_width(x, x2, depth=depth), repeats=repeats)
-    t_untiled = _median_time(lambda: ntk.infinite_width(x, x2, depth=depth, block_size=n),
-                             repeats=repeats)
     strip = ntk._auto_block_size(n, n)
+    floor = gram_floor(depth, strip)
+    matmul_nd = jax.jit(lambda u, w: u @ w.T)
+    m = 2048
+    a = jax.random.normal(jax.random.key(1), (m, m), dtype=jnp.float32)
+    matmul = jax.jit(lambda u: u @ u)
+    big = jax.random.normal(jax.random.key(2), (n, n), dtype=jnp.float32)
+    ew = jax.jit(lambda u: 2.0 * u + 1.0)
+    t = interleaved_medians({
+        "lib": lambda: ntk.infinite_width(x, x2, depth=depth),
+        "floor": lambda: floor(x, x2),
+        "matmul_nd": lambda: matmul_nd(x, x2),
+        "matmul": lambda: matmul(a),
+        "pass": lambda: ew(big)}, repeats)
+    t_untiled = interleaved_medians(
+        {"untiled": lambda: ntk.infinite_width(x, x2, depth=depth, block_size=n)}, 2)["untiled"]
+    del big
 
     xn, xn2 = np.asarray(x), np.asarray(x2)
-    t_np = _median_time(lambda: _numpy_relu_ntk(xn, xn2, depth), repeats=repeats, warmup=0)
+    t_np = interleaved_medians({"np": lambda: _numpy_relu_ntk(xn, xn2, depth)}, 2)["np"]
     # Same numbers as the baseline (float32 rounding only).
     # NumPy does not snap cos θ ≈ 1 to 1, so on the diagonal its arccos is off by √ε:
     # compare off the diagonal.
@@ -95,40 +139,33 @@ def bench_analytic(n: int = 4096, d: int = 64, depth: int = 3, repeats: int = 3)
     off = ~np.eye(n, dtype=bool)
     max_rel = float(np.max(np.abs(np.asarray(k.ntk) - ref)[off]) / np.max(np.abs(ref)))
 
-    m = 2048
-    a = jax.random.normal(jax.random.key(1), (m, m), dtype=jnp.float32)
-    matmul = jax.jit(lambda u: u @ u)
-    t_mm = _median_time(lambda: matmul(a), repeats=repeats)
-    peak = 2 * m ** 3 / t_mm
-
-    big = jax.random.normal(jax.random.key(2), (n, n), dtype=jnp.float32)
-    ew = jax.jit(lambda u: 2.0 * u + 1.0)
-    t_pass = _median_time(lambda: ew(big), repeats=repeats)
-    # one layer's elementwise work: lib's ReLU expectations (float32 Cephes arccos, sin θ, snap)
-    trans = jax.jit(lambda u: activations.gaussian_expectations(1.0, 1.0, u))
-    t_ew = _median_time(lambda: trans(big), repeats=repeats)
-
+    peak = 2 * m ** 3 / t["matmul"]
     flops = 2 * n * n * d
-    roofline = flops / peak + t_pass
+    roofline = flops / peak + t["pass"]
+    t_lib = t["lib"]
+    name = f"(n={n}, d={d}, depth={depth}, relu, f32)"
     return [
-        dict(benchmark=f"ntk_gram_vs_numpy (n={n}, d={d}, depth={depth}, relu, f32)",
-             seconds=t_lib, baseline="numpy same recursion", baseline_seconds=t_np,
+        dict(benchmark=f"ntk_gram_vs_floor {name}", seconds=t_lib,
+             baseline="floor: matmul + 1 arccos pass/layer", baseline_seconds=t["floor"],
+             ratio=t_lib / t["floor"], gflops=flops / t_lib / 1e9,
+             notes=(f"ratio = lib/floor (1 = floor); same strips ({strip} rows) in both; "
+                    f"matmul x1 x2ᵀ alone {t['matmul_nd'] * 1e3:.1f} ms")),
+        dict(benchmark=f"ntk_gram_vs_numpy {name}", seconds=t_lib,
+             baseline="numpy same recursion", baseline_seconds=t_np,
              ratio=t_np / t_lib, gflops=flops / t_lib / 1e9,
              notes=(f"ratio = numpy/lib (>1: lib faster); default block_size (CPU: strips of "
                     f"{strip} rows); untiled (block_size=n): {t_untiled:.3g} s; max off-diagonal "
                     f"rel. diff of ntk vs numpy {max_rel:.1e}")),
-        dict(benchmark=f"ntk_gram_vs_roofline (n={n}, d={d}, depth={depth}, relu, f32)",
-             seconds=t_lib, baseline="roofline: 2n²d/F + t_pass", baseline_seconds=roofline,
+        dict(benchmark=f"ntk_gram_vs_roofline {name}", seconds=t_lib,
+             baseline="roofline: 2n²d/F + t_pass", baseline_seconds=roofline,
              ratio=t_lib / roofline, gflops=flops / t_lib / 1e9,
-             notes=(f"ratio = lib/roofline (1 = bound); F = {peak / 1e9:.1f} GFLOP/s "
-                    f"({m}² matmul), t_pass = {t_pass * 1e3:.1f} ms (n² read+write), "
-                    f"t_ew = {t_ew * 1e3:.1f} ms (one pass of lib's ReLU expectations over n²); "
-                    f"compute-aware floor 2n²d/F + depth·t_ew = "
-                    f"{(flops / peak + depth * t_ew) * 1e3:.0f} ms")),
+             notes=(f"ratio = lib/roofline (1 = bound, not reachable: no transcendentals); "
+                    f"F = {peak / 1e9:.1f} GFLOP/s ({m}² matmul), t_pass = "
+                    f"{t['pass'] * 1e3:.1f} ms (n² read+write)")),
     ]
 
 
-def bench_two_layer(n: int = 512, d: int = 64, m: int = 2048, repeats: int = 3) -> list[dict]:
+def bench_two_layer(n: int = 512, d: int = 64, m: int = 2048, repeats: int = 5) -> list[dict]:
     kx, kw, ka = jax.random.split(jax.random.key(3), 3)
     x = jax.random.normal(kx, (n, d), dtype=jnp.float32) / np.sqrt(d)
     W = jax.random.normal(kw, (m, d), dtype=jnp.float32)
@@ -140,20 +177,28 @@ def bench_two_layer(n: int = 512, d: int = 64, m: int = 2048, repeats: int = 3) 
         return scale * jax.nn.relu(z @ p["W"].T) @ p["a"]
 
     params = {"W": W, "a": a}
-    t_closed = _median_time(
-        lambda: ntk.two_layer_empirical(x, x2, W, a, activation="relu", scale=scale),
-        repeats=repeats)
-    t_jac = _median_time(lambda: ntk.empirical(f, params, x, x2), repeats=repeats)
+    mats = [jax.random.normal(k, (n, m), dtype=jnp.float32)
+            for k in jax.random.split(jax.random.key(4), 4)]
+    t = interleaved_medians({
+        "closed": lambda: ntk.two_layer_empirical(x, x2, W, a, activation="relu", scale=scale),
+        "jac": lambda: ntk.empirical(f, params, x, x2),
+        "floor": lambda: two_layer_floor(*mats, x, x2)}, repeats)
     closed = ntk.two_layer_empirical(x, x2, W, a, activation="relu", scale=scale)
     jac = ntk.empirical(f, params, x, x2)
     max_rel = float(jnp.max(jnp.abs(closed - jac)) / jnp.max(jnp.abs(jac)))
     flops = 2 * 2 * n * n * m + 2 * 2 * n * m * d + 2 * n * n * d
+    name = f"(n={n}, d={d}, M={m}, relu, f32)"
     return [dict(
-        benchmark=f"two_layer_closed_form_vs_jacobian (n={n}, d={d}, M={m}, relu, f32)",
-        seconds=t_closed, baseline="empirical (per-example Jacobian)", baseline_seconds=t_jac,
-        ratio=t_jac / t_closed, gflops=flops / t_closed / 1e9,
+        benchmark=f"two_layer_closed_form_vs_jacobian {name}",
+        seconds=t["closed"], baseline="empirical (per-example Jacobian)",
+        baseline_seconds=t["jac"], ratio=t["jac"] / t["closed"],
+        gflops=flops / t["closed"] / 1e9,
         notes=f"ratio = jacobian/closed form; P = {m * d + m} parameters; "
-              f"max rel. diff {max_rel:.1e}")]
+              f"max rel. diff {max_rel:.1e}"), dict(
+        benchmark=f"two_layer_closed_form_vs_floor {name}",
+        seconds=t["closed"], baseline="floor: its matmuls A Bᵀ + (X1 X2ᵀ)⊙(C Dᵀ)",
+        baseline_seconds=t["floor"], ratio=t["closed"] / t["floor"],
+        gflops=flops / t["closed"] / 1e9, notes="ratio = lib/floor (1 = floor)")]
 
 
 def run() -> list[dict]:

@@ -336,6 +336,19 @@ def test_block_size_tiling_matches_untiled(activation, block_size, dtype):
         np.testing.assert_allclose(b, a, rtol=EXACT[dtype], atol=EXACT[dtype])
 
 
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_tiled_packed_and_plain_strips_agree(activation):
+    # The tiled path returns Σ + iΘ as one complex array per strip on CPU ("packed") and (Σ, Θ)
+    # on GPU/TPU; run both here, so the accelerator variant is tested on every machine.
+    x1, x2 = _pts(55, 13, 5), _pts(56, 23, 5)
+    w, b = jnp.asarray(1.1, x1.dtype), jnp.asarray(0.3, x1.dtype)
+    packed, plain = (ntk._infinite_width_tiled(x1, x2, w, b, 2, activation, 4, p)
+                     for p in (True, False))
+    for a, c in zip(packed, plain):
+        assert a.shape == c.shape == (13, 23) and a.dtype == c.dtype == x1.dtype
+        np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6)   # a few ulps: fusion rounding
+
+
 def test_default_block_size_tiles_large_inputs_on_cpu(monkeypatch, dtype):
     # block_size=None picks strips of max(8, _CPU_STRIP_ELEMENTS // n2) rows on CPU once n1 is
     # at least four strips; shrink the threshold so that this small problem is tiled.
