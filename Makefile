@@ -24,7 +24,8 @@ MINJAX_REQS   = jax==$(call floor,jax) jaxlib==$(call floor,jax) numpy~=$(call f
 CORE_TESTS   := $(addprefix tests/test_,ntk.py ridgeless.py mfld.py nets.py data.py validate.py \
                 activations.py kernels.py gpu_ready.py)
 
-.PHONY: setup book test test-lib test-minjax test-notebooks test-site colab colab-check pdf bench clean
+.PHONY: setup book test test-lib test-minjax test-notebooks test-site colab colab-check pdf bench \
+        gpu-check gpu-check-smoke clean
 
 setup: $(STAMP)
 
@@ -50,8 +51,10 @@ book: setup
 # supported JAX; every chapter of _toc.yml under nbval, each stored in the execution cache when all
 # its cells pass (a failing check stops here, named by chapter, cell and assertion); the packaging
 # tests outside the checkout (the wheel, one Colab notebook); then the website, built from the
-# cache without executing anything, checked as a reader sees it.
+# cache without executing anything, checked as a reader sees it; and the smoke version of
+# `make gpu-check` (small sizes, no chapters: a few seconds), so that script cannot rot.
 test: test-lib test-minjax test-notebooks
+	$(BIN)/python -m benchmarks.gpu_check --smoke
 	$(PYTEST) tests/packaging
 	$(MAKE) --no-print-directory book
 	$(PYTEST) tests/site
@@ -85,6 +88,16 @@ pdf: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# On a GPU: fails unless JAX sees one; the kernels at GPU sizes against floors timed in the same
+# run, then every chapter at BOOK_SCALE=8 (GPU_CHECK_SCALE); tables in benchmarks/results/gpu.md.
+GPU_CHECK_SCALE ?= 8
+gpu-check: setup
+	$(BIN)/python -m benchmarks.gpu_check --book-scale $(GPU_CHECK_SCALE)
+
+# The same script at small sizes on any backend, without the chapters (`make test` runs it).
+gpu-check-smoke: setup
+	$(BIN)/python -m benchmarks.gpu_check --smoke
 
 clean:
 	rm -rf _build .pytest_cache
