@@ -30,7 +30,7 @@ varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta
 Sigma Upsilon Phi Psi Omega
 frac dfrac tfrac binom sqrt sum prod int iint oint lim liminf limsup sup inf max min arg argmax
 log ln exp sin cos tan sinh cosh tanh arcsin arccos arctan det ker dim deg Pr gcd mod pmod bmod
-mathbb mathbf mathcal mathfrak mathrm mathit mathsf mathtt boldsymbol operatorname text textbf
+mathbb mathbf mathcal mathfrak mathscr mathrm mathit mathsf mathtt boldsymbol operatorname text textbf
 textit textrm rm bf it displaystyle textstyle scriptstyle
 left right big Big bigg Bigg bigl bigr Bigl Bigr middle
 langle rangle lfloor rfloor lceil rceil lvert rvert lVert rVert vert Vert mid parallel
