@@ -182,6 +182,12 @@ def test_code_fences_in_markdown_stay_verbatim():
         f"Text $\\mathbb{{R}}$.\n\n{code}\nAfter $\\mathbb{{E}}$."
 
 
+def test_python_and_literal_roles_become_inline_code():
+    assert convert("{func}`~lib.stats.power_law_fit` and {py:class}`lib.book.Chapter`") == \
+        "`power_law_fit()` and `lib.book.Chapter`"
+    assert convert("{kbd}`Ctrl` H{sub}`2`O") == "`Ctrl` H<sub>2</sub>O"
+
+
 def test_macro_expansion_reads_control_words_whole():
     macros = {"E": ("\\mathbb{E}", 0), "Ent": ("\\operatorname{Ent}", 0), "R": ("\\mathbb{R}", 0),
               "norm": ("\\lVert #1\\rVert", 1), "tr": ("\\operatorname{tr}", 0)}

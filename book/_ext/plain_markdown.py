@@ -67,6 +67,8 @@ REFERENCES = "book/appendix/references"
 ADMONITIONS = {"admonition", "attention", "caution", "danger", "error", "hint", "important", "note",
                "seealso", "tip", "warning", "dropdown"}
 CODE_DIRECTIVES = {"code", "code-block", "sourcecode"}
+PYTHON_ROLES = {"func", "meth", "class", "mod", "attr", "data", "obj", "exc", "const"}
+LITERAL_ROLES = {"code", "samp", "file", "kbd", "command", "literal"}
 # sphinx-proof's numbered types (proof boxes share no counter: one per type, as on the site).
 PROOF_TYPES = {"axiom", "theorem", "lemma", "algorithm", "definition", "remark", "conjecture",
                "corollary", "criterion", "example", "property", "observation", "proposition",
@@ -517,6 +519,10 @@ class _Converter:
             return self.cite(name.split(":", 1)[1] if ":" in name else "p", content)
         if name == "math":
             return f"${expand_macros(content, self.book.macros)}$"
+        if name.removeprefix("py:") in PYTHON_ROLES or name in LITERAL_ROLES:
+            return self.literal(name.removeprefix("py:"), content)
+        if name in {"sub", "sup"}:
+            return f"<{name}>{content}</{name}>"
         titled = TITLED_TARGET.match(content)
         text, target = (titled["text"], titled["target"]) if titled else ("", content.strip())
         if name == "term":
@@ -540,6 +546,21 @@ class _Converter:
                     else found.numbered_text
             return self.link(self.inline(text), found.docname, found.anchor)
         raise ValueError(f"{self.docname}: no plain-Markdown rendering for role {{{name}}}")
+
+    @staticmethod
+    def literal(name: str, content: str) -> str:
+        """A Python object or a literal as inline code, as Sphinx shows an unresolved one:
+        ``~a.b.f`` → ``f()``, ``a.b.f`` → ``a.b.f()`` (functions and methods get parentheses)."""
+        if name in PYTHON_ROLES:
+            titled = TITLED_TARGET.match(content)
+            content = titled["text"] if titled and titled["text"] else content
+            if content.startswith("~"):
+                content = content[1:].rsplit(".", 1)[-1]
+            content = content.lstrip(".")
+            if name in {"func", "meth"} and not content.endswith(")"):
+                content += "()"
+        ticks = "``" if "`" in content else "`"
+        return f"{ticks}{content}{ticks}"
 
     def resolve_doc(self, target: str) -> str:
         if target.startswith("/"):
