@@ -11,7 +11,10 @@ Modes
 -----
 Without ``--smoke`` the script **fails** (exit status 2, before anything runs) unless
 ``jax.default_backend()`` is ``"gpu"``: a CUDA plugin that did not load makes JAX fall back to
-the CPU silently, and this command exists to catch that. It then runs
+the CPU silently, and this command exists to catch that (it never falls back to the smoke
+version by itself: that is ``--smoke``, ``make gpu-check-smoke``). It then runs the two parts
+below, the chapters first (each in its own process, while this one holds no GPU memory beyond
+its context; GPU memory is allocated as needed, up to 90 % of the device), then the benchmarks:
 
 1. the benchmarks at GPU sizes (each row a ratio to a floor timed in the same run, the timings
    interleaved and the median of several repeats):
@@ -62,14 +65,17 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-# Let the kernels use most of the GPU (the default is 75 %); a caller's setting wins.
+# GPU memory: allocated as needed (not 75 % up front), up to 90 % of the device, so that the
+# chapters' kernels, separate processes started before the benchmarks run here, find the GPU
+# free; the chapters inherit both settings. A caller's setting wins.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.90")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lib import activations, mfld, ntk  # noqa: E402
+from lib import mfld, ntk  # noqa: E402
 
 from . import bench_mfld, bench_ntk  # noqa: E402
 from .timing import interleaved_medians  # noqa: E402
@@ -128,7 +134,7 @@ def bench_gram(n: int, block: int, repeats: int, smoke: bool) -> list[dict]:
 
     # check: finite, and equal to the untiled path on a few rows (rounding of x1 x2ᵀ only)
     k = lib()
-    head = ntk.infinite_width(x1[:8], x, depth=depth, block_size=10 ** 9)
+    head = ntk.infinite_width(x1[:8], x, depth=depth)                    # 8 rows: untiled
     err = float(jnp.max(jnp.abs(k.ntk[:8] - head.ntk)) / jnp.max(jnp.abs(head.ntk)))
     ok = bool(jnp.all(jnp.isfinite(k.ntk))) and err < 1e-5
     del k
@@ -196,14 +202,15 @@ def bench_mfld_step(N: int, n: int, steps: int, repeats: int) -> list[dict]:
 # ------------------------------------------------------------------------------------------------
 
 def _first_failure(err) -> str:
-    """``AssertionError: message`` of a failed cell, or its failing source line without a message."""
+    """``AssertionError: message`` of a failed cell, else the failing source line."""
     ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
     evalue = (evalue or "").strip().splitlines()
     if evalue:
         return f"{ename}: {evalue[0][:200]}"
     text = str(getattr(err, "traceback", "") or err)
-    lines = [ln for ln in text.splitlines() if "---->" in ln or ln.lstrip().startswith("assert")]
-    line = re.sub(r"\x1b\[[0-9;]*m", "", lines[-1]).split("---->")[-1].strip() if lines else ""
+    lines = [ln for ln in text.splitlines() if "---->" in ln]  # the cell's frame comes first
+    line = re.sub(r"\x1b\[[0-9;]*m", "", lines[0]).split("---->")[-1].strip() if lines else ""
+    line = re.sub(r"^\d+\s+", "", line)  # IPython's line number
     return f"{ename} at `{line[:200]}`" if line else ename
 
 
@@ -214,7 +221,7 @@ def run_chapter(path: Path, scale: int, seed: int, timeout: int) -> dict:
     import execution_cache
 
     nb = execution_cache.read_notebook(path)
-    os.environ.update(BOOK_SCALE=str(scale), BOOK_SEED=str(seed), MPLBACKEND="Agg")
+    os.environ.update(BOOK_SCALE=str(scale), BOOK_SEED=str(seed))
     client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     t0 = time.perf_counter()
@@ -223,7 +230,8 @@ def run_chapter(path: Path, scale: int, seed: int, timeout: int) -> dict:
         failure = ""
     except Exception as err:  # noqa: BLE001 — a failing cell, a timeout, a dead kernel
         failure = _first_failure(err)
-    return dict(chapter=str(path.relative_to(ROOT)), seconds=time.perf_counter() - t0,
+    name = path.relative_to(ROOT) if ROOT in path.parents else path
+    return dict(chapter=str(name), seconds=time.perf_counter() - t0,
                 passed=not failure, failure=failure)
 
 
@@ -260,8 +268,9 @@ def report(bench_rows, chapter_rows, args, header) -> str:
         lines += [f"| {r['chapter']} | {r['seconds']:.0f} | {'pass' if r['passed'] else 'FAIL'} "
                   f"| {r['failure'].replace('|', '/')} |" for r in chapter_rows]
         total = sum(r["seconds"] for r in chapter_rows)
+        slow = [r["chapter"] for r in chapter_rows if r["seconds"] > 300]
         lines += ["", f"{sum(r['passed'] for r in chapter_rows)}/{len(chapter_rows)} chapters "
-                  f"passed; {total:.0f} s in all."]
+                  f"passed; {total:.0f} s in all; over 5 minutes: {', '.join(slow) or 'none'}."]
     return "\n".join(lines) + "\n"
 
 
@@ -302,25 +311,22 @@ def main(argv=None) -> int:
         header.append(f"Load (`uptime`): {load}.")
 
     bench_rows, chapter_rows = [], []
-    if not args.no_bench:
-        s = SIZES[mode]
-        bench_rows += bench_gram(s["gram_n"], s["gram_block"], s["repeats"], args.smoke)
-        bench_rows += bench_two_layer(s["tl_n"], s["tl_m"], s["repeats"])
-        bench_rows += bench_mfld_step(s["mfld_N"], s["mfld_n"], s["mfld_steps"], s["repeats"])
-        print(report(bench_rows, [], args, header), flush=True)
-    if run_chapters:
+    out.parent.mkdir(exist_ok=True)
+    if run_chapters:  # first, while this process holds no GPU memory beyond its context
         for path in chapter_paths(args.paths):
             chapter_rows.append(run_chapter(path, args.book_scale, args.book_seed, args.timeout))
             r = chapter_rows[-1]
             print(f"{r['chapter']}: {r['seconds']:.0f} s, {'pass' if r['passed'] else 'FAIL'} "
                   f"{r['failure']}", flush=True)
-            out.parent.mkdir(exist_ok=True)
             out.write_text(report(bench_rows, chapter_rows, args, header))  # after each chapter
+    if not args.no_bench:
+        s = SIZES[mode]
+        bench_rows += bench_gram(s["gram_n"], s["gram_block"], s["repeats"], args.smoke)
+        bench_rows += bench_two_layer(s["tl_n"], s["tl_m"], s["repeats"])
+        bench_rows += bench_mfld_step(s["mfld_N"], s["mfld_n"], s["mfld_steps"], s["repeats"])
     text = report(bench_rows, chapter_rows, args, header)
-    out.parent.mkdir(exist_ok=True)
+    print(text)
     out.write_text(text)
-    if chapter_rows:
-        print(text)
     print(f"written to {out}")
     bad = [r["benchmark"] for r in bench_rows if not r["ok"]]
     bad += [r["chapter"] for r in chapter_rows if not r["passed"]]
