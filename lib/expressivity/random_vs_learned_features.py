@@ -1,5 +1,5 @@
 """Random versus learned first layers: nested least-squares fits of random ReLU features, the
-"how many features to reach ε" search, directions on spherical caps, and a batched trainer for
+"how many features to reach ε" search, and a batched trainer for
 two-layer ReLU networks of several widths on several data sets at once.
 
 Conventions
@@ -36,7 +36,7 @@ from jax.tree_util import Partial
 from .. import _validate as v
 from .. import nets, ridgeless
 
-__all__ = ["with_bias", "relu_units", "sphere_cap", "nested_least_squares", "first_below",
+__all__ = ["with_bias", "relu_units", "nested_least_squares", "first_below",
            "sphere_feature_curve", "FeaturesNeeded", "features_needed", "TrainedNets",
            "train_two_layer"]
 
@@ -54,42 +54,6 @@ def relu_units(X, V) -> jax.Array:
     V = v.float_array(V, "V", ndim=2)
     v.same_dim(Xt, V, "with_bias(X)", "V", axis=1)
     return jax.nn.relu(Xt @ V.T)
-
-
-def sphere_cap(key, m: int, center, angle: float, *, grid: int = 4097) -> jax.Array:
-    """``m`` directions uniform on the spherical cap ``{u ∈ S^{D−1} : ∠(u, center) ≤ angle}``.
-
-    ``center`` has shape ``(D,)`` (normalized inside), ``0 < angle ≤ π``. The polar angle θ of a
-    uniform point of ``S^{D−1}`` has density ``∝ sin^{D−2} θ``; it is drawn by inverting its CDF
-    on [0, angle] (trapezoidal rule on ``grid`` points, linear interpolation), and the azimuthal
-    direction uniformly on the sphere orthogonal to ``center``. Returns ``(m, D)``.
-    """
-    key = v.key(key)
-    m = v.integer(m, "m", minimum=1)
-    c = v.float_array(center, "center", ndim=1)
-    if c.shape[0] < 2:
-        raise ValueError(f"center must have dimension D >= 2, got shape {c.shape}")
-    norm = jnp.linalg.norm(c)
-    if not v.is_tracer(norm) and not float(norm) > 0:
-        raise ValueError("center must be a nonzero vector")
-    angle = v.scalar(angle, "angle", positive=True, upper=float(np.pi))
-    grid = v.integer(grid, "grid", minimum=16)
-    return _cap(key, c / norm, jnp.asarray(angle, c.dtype), m=m, grid=grid)
-
-
-@partial(jax.jit, static_argnames=("m", "grid"))
-def _cap(key, c, angle, *, m, grid):
-    D = c.shape[0]
-    theta = jnp.linspace(0.0, 1.0, grid, dtype=c.dtype) * angle
-    dens = jnp.sin(theta) ** (D - 2)
-    cdf = jnp.concatenate([jnp.zeros(1, c.dtype),
-                           jnp.cumsum((dens[1:] + dens[:-1]) / 2 * jnp.diff(theta))])
-    k1, k2 = jax.random.split(key)
-    ang = jnp.interp(jax.random.uniform(k1, (m,), dtype=c.dtype) * cdf[-1], cdf, theta)
-    g = jax.random.normal(k2, (m, D), dtype=c.dtype)
-    g = g - (g @ c)[:, None] * c
-    g = g / jnp.linalg.norm(g, axis=1, keepdims=True)
-    return jnp.cos(ang)[:, None] * c + jnp.sin(ang)[:, None] * g
 
 
 @jax.jit

@@ -1,4 +1,4 @@
-"""lib.expressivity.random_vs_learned_features: nested least squares vs independent ridge fits, cap sampling, the features-needed
+"""lib.expressivity.random_vs_learned_features: nested least squares vs independent ridge fits, the features-needed
 search, the batched trainer, and input validation."""
 import jax
 import jax.numpy as jnp
@@ -63,28 +63,6 @@ def test_first_below():
     assert features.first_below(e, 0.3) == 3
     assert features.first_below(e, 2.0) == 1
     assert features.first_below(e, 0.05) is None
-
-
-def test_sphere_cap_in_three_dimensions_is_archimedes_uniform():
-    # On S^2 the height u·c of a uniform point is uniform (Archimedes): on the cap of angular
-    # radius a it is uniform on [cos a, 1].
-    c, a, m = jnp.array([0.0, 0.0, 2.0]), 0.7, 20000
-    U = features.sphere_cap(jax.random.key(3), m, c, a)
-    h = np.asarray(U @ (c / 2))
-    np.testing.assert_allclose(np.linalg.norm(U, axis=1), 1.0, atol=1e-12)
-    assert h.min() >= np.cos(a) - 1e-9
-    lo = np.cos(a)
-    # mean and variance of Uniform[lo, 1], 5 standard errors
-    assert abs(h.mean() - (1 + lo) / 2) < 5 * (1 - lo) / np.sqrt(12 * m)
-    assert abs(h.var() - (1 - lo) ** 2 / 12) < 0.05 * (1 - lo) ** 2 / 12
-    # azimuth uniform: the orthogonal components average to zero
-    assert np.all(np.abs(np.asarray(U[:, :2]).mean(axis=0)) < 5 * np.sin(a) / np.sqrt(2 * m))
-
-
-def test_sphere_cap_full_sphere_matches_uniform_moments():
-    U = features.sphere_cap(jax.random.key(4), 20000, jnp.array([1.0, 0, 0, 0, 0]), np.pi)
-    # uniform on S^4: E[u_1^2] = 1/5
-    assert float(jnp.mean(U[:, 0] ** 2)) == pytest.approx(0.2, abs=0.01)
 
 
 def test_sphere_feature_curve_single_neuron_is_exact_with_its_own_unit():
@@ -152,9 +130,6 @@ def test_train_two_layer_separate_runs_equal_batched_runs():
                                            jnp.ones(3), ridge=-1.0), "ridge"),
     (lambda: features.first_below([0.1, jnp.nan], 0.2), "errors"),
     (lambda: features.first_below([0.1], 0.0), "eps"),
-    (lambda: features.sphere_cap(jax.random.key(0), 3, jnp.zeros(3), 0.5), "center"),
-    (lambda: features.sphere_cap(jax.random.key(0), 3, jnp.ones(3), 4.0), "angle"),
-    (lambda: features.sphere_cap(jax.random.key(0), 0, jnp.ones(3), 0.5), "m"),
     (lambda: features.relu_units(jnp.ones((4, 2)), jnp.ones((3, 2))), "V"),
     (lambda: features.sphere_feature_curve(jax.random.key(0), jnp.ones((1, 3)), jnp.ones((4, 4)),
                                            n_train=10), "target_units and feature_units"),
