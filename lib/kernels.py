@@ -59,7 +59,7 @@ from .activations import ARCCOS_ORDERS, activation_fn, relu_expectation
 __all__ = ["ARCCOS_ORDERS", "arccos_kappa", "arccos_kernel", "gaussian_kernel", "laplace_kernel",
            "hidden_features", "conjugate_kernel",
            "kernel_alignment", "SphereSpectrum", "harmonic_multiplicity",
-           "sphere_eigenvalues", "kernel_ridge_risk"]
+           "sphere_eigenvalues"]
 
 def arccos_kappa(t, *, order: int = 1) -> jax.Array:
     """Arc-cosine kernel of ``order`` between unit vectors with inner product ``t``:
@@ -271,45 +271,3 @@ def _float64_values(fn, t: np.ndarray) -> np.ndarray:
         return np.asarray(fn(jnp.asarray(t, dtype=jnp.float64)), dtype=np.float64)
     finally:
         jax.config.update("jax_enable_x64", enabled)
-
-
-@jax.jit
-def _krr_risk(K, f, Kt, f_test, nlams, noise):
-    e, Q = jnp.linalg.eigh((K + K.T) / 2)
-    e = jnp.maximum(e, 0.0)
-    B = Kt @ Q                                            # (m, n)
-    inv = 1.0 / (e[None, :] + nlams[:, None])             # (L, n)
-    pred = (B * (Q.T @ f)[None, :]) @ inv.T               # (m, L): noise-free predictions
-    bias = jnp.mean((pred - f_test[:, None]) ** 2, axis=0)
-    variance = noise ** 2 * (jnp.sum(B * B, axis=0) @ (inv ** 2).T) / Kt.shape[0]
-    return bias, variance
-
-
-def kernel_ridge_risk(K_train, f_train, K_test_train, f_test, lam, *, noise) -> tuple:
-    """Test risk of kernel ridge regression, averaged exactly over the label noise, for many ridges.
-
-    Labels ``y = f_train + noise · ε`` with ``ε ~ N(0, I_n)``; the predictor of
-    :func:`lib.ridgeless.kernel_ridge` is linear in ``y``, ``ŷ = A y`` with
-    ``A = K_test_train (K_train + n·lam·I)⁻¹``, so its mean squared error against the noiseless
-    ``f_test`` (shape ``(m,)``) splits exactly into
-
-        bias     = (1/m) ‖A f_train − f_test‖²,
-        variance = (noise² / m) ‖A‖_F².
-
-    ``lam`` is a 1-D array of ``L`` ridges ``> 0``; returns ``(bias, variance)``, each of shape
-    ``(L,)``, from one ``eigh`` of ``K_train`` (eigenvalues clipped at 0).
-    """
-    K, f = v.samples(K_train, f_train, "K_train", "f_train")
-    if K.shape[0] != K.shape[1]:
-        raise ValueError(f"K_train must be square (n, n), got shape {K.shape}")
-    Kt, ft = v.samples(K_test_train, f_test, "K_test_train", "f_test")
-    if Kt.shape[1] != K.shape[0]:
-        raise ValueError(f"K_test_train must have shape (m, n) with n = {K.shape[0]}, "
-                         f"got shape {Kt.shape}")
-    v.symmetric(K, "K_train")
-    lam = v.float_array(lam, "lam", ndim=1)
-    v.positive(lam, "lam")
-    noise = v.scalar(noise, "noise", nonnegative=True)
-    dtype = jnp.result_type(K.dtype, f.dtype, Kt.dtype, ft.dtype)
-    return _krr_risk(K.astype(dtype), f.astype(dtype), Kt.astype(dtype), ft.astype(dtype),
-                     (K.shape[0] * lam).astype(dtype), jnp.asarray(noise, dtype))
