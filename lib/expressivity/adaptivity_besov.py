@@ -1,4 +1,4 @@
-"""Nonparametric regression estimators compared side by side: tuned kernel ridge and trained nets.
+"""Nonparametric regression estimators compared side by side: tuned kernel ridge, trained nets, k-NN.
 
 Kernels
 -------

@@ -1,6 +1,7 @@
-"""lib.expressivity.adaptivity_besov (tuned kernel ridge, O(n) Laplace smoother, early-stopped ReLU nets, Haar
-coefficients), the chapter-1.5 targets of lib.data, and lib.stats.bootstrap_power_law — against
-closed forms, direct NumPy computations and lib.ridgeless.kernel_ridge."""
+"""lib.expressivity.adaptivity_besov (tuned kernel ridge, O(n) Laplace smoother, early-stopped ReLU
+nets, Haar coefficients, k-NN on a curve and its risk model), the chapter-1.5 targets of lib.data,
+and lib.stats.bootstrap_power_law — against closed forms, direct NumPy computations, Monte Carlo
+and lib.ridgeless.kernel_ridge."""
 import jax
 import jax.numpy as jnp
 import numpy as np
