@@ -108,6 +108,19 @@ def test_notebooks_are_numbered_as_the_site(notebooks):
     assert "> **Theorem 1.4.1** (One hidden layer" in depth
 
 
+def test_site_build_replaces_the_downloadable_notebook(tmp_path):
+    download = tmp_path / "_sources" / f"{DEPTH}.ipynb"
+    download.parent.mkdir(parents=True)
+    download.write_text("raw MyST copy written by the theme")
+    app = SimpleNamespace(outdir=str(tmp_path), srcdir=str(ROOT),
+                          builder=SimpleNamespace(format="html"))
+    chapters._clean_downloads(app, None)
+    nb = nbformat.read(download, as_version=4)
+    assert "colab-setup" in nb.cells[1].metadata["tags"] and "source_map" not in nb.metadata
+    text = markdown_of(nb)
+    assert "**Theorem 1.4.1**" in text and not pm.myst_leftovers(text)
+
+
 # --- the converter on small inputs ----------------------------------------------------------
 
 
@@ -204,6 +217,11 @@ def test_figures_admonitions_and_unknown_directives():
         convert(":::{glue:figure} x\n:::")
     with pytest.raises(ValueError, match="unknown label"):
         convert("{prf:ref}`no-such-label`")
+
+
+def test_a_box_with_a_table_sits_between_rules():
+    out = convert(":::{prf:theorem} Bounds\n\n| a | b |\n|---|---|\n| $\\R$ | 2 |\n:::")
+    assert out == "---\n\n**Theorem 1.4.1** (Bounds)\n\n| a | b |\n|---|---|\n| $\\mathbb{R}$ | 2 |\n\n---"
 
 
 def test_math_inside_a_box_is_one_line():

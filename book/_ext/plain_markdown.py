@@ -85,6 +85,7 @@ LABELLED_MATH = re.compile(r"\$\$(?P<math>.+?)\$\$[ \t]*\((?P<label>[\w.:-]+)\)[
 ROLE_OR_CODE = re.compile(r"\{(?P<role>[A-Za-z][\w:.+-]*)\}"
                           r"(?P<ticks>`+)(?P<content>.+?)(?P=ticks)(?!`)"
                           r"|(?P<code>(?P<cticks>`+).+?(?P=cticks)(?!`))", re.DOTALL)
+TABLE_DELIMITER = re.compile(r"^ {0,3}\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$", re.MULTILINE)
 TITLED_TARGET = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.DOTALL)
 # Math: $$…$$, \begin{env}…\end{env}, $…$ (not across a blank line; dollarmath's rules for $).
 MATH = re.compile(r"\$\$.+?\$\$|\\begin\{(?P<env>[A-Za-z]+\*?)\}.+?\\end\{(?P=env)\}"
@@ -505,9 +506,13 @@ class _Converter:
         raise ValueError(f"{self.docname}: no plain-Markdown rendering for directive {{{name}}}")
 
     def box(self, head: str, body: str, collapsed: bool) -> str:
+        """A headed block: a blockquote; between rules if it holds a table (nbconvert's Markdown
+        parser, mistune, reads no table inside a blockquote); collapsed: a ``<details>`` block."""
         content = self.markdown(body)
         if collapsed:
             return _details(head, content)
+        if TABLE_DELIMITER.search(content):
+            return f"---\n\n{head}\n\n{content}\n\n---"
         return _quote(f"{head}\n\n{content}" if content else head)
 
     # roles
