@@ -178,10 +178,10 @@ def ridgelet_quadrature(*, scale_cutoff, n_scales: int, n_offsets: int, support,
                         ) -> RidgeletGrid:
     """Nodes for ``∫_{−A}^{A} da ∫ db``: ``n_scales`` Gauss–Legendre nodes ``a_i`` on ``[−A, A]``
     (``A = scale_cutoff``; an even count keeps a = 0 out), and for each ``a_i`` a uniform grid of
-    ``n_offsets`` points ``b`` on ``[a_i y − margin]`` to ``[a_i y + margin]`` over ``y`` in
-    ``support = (lo, hi)``, i.e. from ``min(a_i lo, a_i hi) − margin`` to
-    ``max(a_i lo, a_i hi) + margin``, with trapezoid weights. For f supported in ``support`` and
-    ψ negligible outside ``[−margin, margin]``, T(a_i, b) vanishes outside this b-range.
+    ``n_offsets`` points ``b`` from ``min(a_i lo, a_i hi) − margin`` to
+    ``max(a_i lo, a_i hi) + margin`` (``support = (lo, hi)``), with trapezoid weights. For f
+    supported in ``support`` and ψ negligible outside ``[−margin, margin]``, T(a_i, b) vanishes
+    outside this b-range.
     """
     A = v.scalar(scale_cutoff, "scale_cutoff", positive=True)
     n_a = v.integer(n_scales, "n_scales", minimum=2)
