@@ -50,7 +50,8 @@ two-layer NTK for ``n = 256``, ``M = 512``, an MFLD step for ``N = 1024`` partic
 chapters only with ``--chapters``, writing ``benchmarks/results/gpu-smoke.md``. ``make test``
 runs it, so this script cannot rot unseen; its own check is that every benchmark's result is
 finite and agrees with a reference (the Gram with the untiled path, the two-layer NTK with
-:func:`lib.ntk.empirical`, the MFLD drift with the NumPy drift of ``bench_mfld``). A smoke run
+:func:`lib.ntk.empirical`, the MFLD drift with the NumPy drift of ``bench_mfld``; these
+comparisons at full float32 matmul precision, since GPUs multiply float32 in TF32 by default). A smoke run
 exits with status 1 when one of those checks or a chapter fails; so does a GPU run.
 """
 from __future__ import annotations
@@ -117,7 +118,7 @@ def _row(benchmark, seconds, baseline, baseline_seconds, notes, ok=True):
                 notes=notes)
 
 
-def bench_gram(n: int, block: int, repeats: int, smoke: bool) -> list[dict]:
+def bench_gram(n: int, block: int, repeats: int) -> list[dict]:
     d, depth = GRAM_D, GRAM_DEPTH
     x = jax.random.normal(jax.random.key(0), (n, d), dtype=jnp.float32)
     out_row_bytes = 2 * n * 4                                # NNGP + NTK, float32
@@ -132,12 +133,16 @@ def bench_gram(n: int, block: int, repeats: int, smoke: bool) -> list[dict]:
     floor_fn = bench_ntk.gram_floor(depth, block)
     t = interleaved_medians({"lib": lib, "floor": lambda: floor_fn(x1, x)}, repeats)
 
-    # check: finite, and equal to the untiled path on a few rows (rounding of x1 x2ᵀ only)
+    # checks: the timed result is finite; two strips equal the untiled path on a few rows (the
+    # rounding of x1 x2ᵀ only; at full float32 matmul precision, as GPUs default to TF32)
     k = lib()
-    head = ntk.infinite_width(x1[:8], x, depth=depth)                    # 8 rows: untiled
-    err = float(jnp.max(jnp.abs(k.ntk[:8] - head.ntk)) / jnp.max(jnp.abs(head.ntk)))
-    ok = bool(jnp.all(jnp.isfinite(k.ntk))) and err < 1e-5
+    ok = bool(jnp.all(jnp.isfinite(k.ntk)))
     del k
+    with jax.default_matmul_precision("highest"):
+        tiled = ntk.infinite_width(x1[:2 * block], x, depth=depth, block_size=block).ntk[:8]
+        head = ntk.infinite_width(x1[:8], x, depth=depth).ntk                # 8 rows: untiled
+    err = float(jnp.max(jnp.abs(tiled - head)) / jnp.max(jnp.abs(head)))
+    ok = ok and err < 1e-5
     mem = ("peak memory n/a on this backend" if peak is None else
            f"peak device memory {peak / 2**30:.2f} GiB (before: {(before or 0) / 2**30:.2f}; "
            f"the two outputs: {rows * out_row_bytes / 2**30:.2f} GiB)")
@@ -165,9 +170,10 @@ def bench_two_layer(n: int, m: int, repeats: int) -> list[dict]:
     def f(p, z):
         return scale * jax.nn.relu(z @ p["W"].T) @ p["a"]
 
-    k = min(n, 64)  # check against the per-example Jacobians on a corner
-    closed = ntk.two_layer_empirical(x[:k], x2[:k], W, a, activation="relu", scale=scale)
-    jac = ntk.empirical(f, {"W": W, "a": a}, x[:k], x2[:k])
+    k = min(n, 64)  # check against the per-example Jacobians on a corner (full f32 matmuls)
+    with jax.default_matmul_precision("highest"):
+        closed = ntk.two_layer_empirical(x[:k], x2[:k], W, a, activation="relu", scale=scale)
+        jac = ntk.empirical(f, {"W": W, "a": a}, x[:k], x2[:k])
     err = float(jnp.max(jnp.abs(closed - jac)) / jnp.max(jnp.abs(jac)))
     return [_row(f"two_layer_empirical (n={n}, d={d}, M={m}, relu, f32)", t["lib"],
                  "floor: its matmuls A Bᵀ + (X1 X2ᵀ)⊙(C Dᵀ)", t["floor"],
@@ -190,7 +196,9 @@ def bench_mfld_step(N: int, n: int, steps: int, repeats: int) -> list[dict]:
         "floor": lambda: floor_fn(Pj, Xj)}, repeats)
     k = min(N, 512)  # check the drift against the NumPy one on some particles
     ref = bench_mfld.vectorized_drift(P, X, y)[:k]
-    err = float(np.max(np.abs(np.asarray(drift(Pj))[:k] - ref)) / np.max(np.abs(ref)))
+    with jax.default_matmul_precision("highest"):
+        got = np.asarray(drift(Pj))[:k]
+    err = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
     return [_row(f"mfld_step (N={N}, n={n}, d={d}, tanh, f32)", t["lib"] / steps,
                  "floor: 2 matmuls + 1 tanh pass", t["floor"] / steps,
                  f"seconds per step ({steps} steps in one scan); ratio = lib/floor; "
@@ -321,7 +329,7 @@ def main(argv=None) -> int:
             out.write_text(report(bench_rows, chapter_rows, args, header))  # after each chapter
     if not args.no_bench:
         s = SIZES[mode]
-        bench_rows += bench_gram(s["gram_n"], s["gram_block"], s["repeats"], args.smoke)
+        bench_rows += bench_gram(s["gram_n"], s["gram_block"], s["repeats"])
         bench_rows += bench_two_layer(s["tl_n"], s["tl_m"], s["repeats"])
         bench_rows += bench_mfld_step(s["mfld_N"], s["mfld_n"], s["mfld_steps"], s["repeats"])
     text = report(bench_rows, chapter_rows, args, header)
