@@ -29,6 +29,8 @@ Depth separation in L¹
     intervals of [0, 1] has ∫_0^1 |Δ^{∘k} − g| ≥ ¼ (1 − (pieces − 1)/2^{k−1}): on each of the
     2^{k−1} teeth that contains no breakpoint of g, g is affine and the best affine L¹ fit of a
     tent of width h costs exactly h/4.
+``best_affine_l1_fit(x, y)``  the affine function minimizing the mean absolute error on given
+    points, by linear programming (tests the one-tooth step of that bound directly).
 
 Random networks
 ---------------
@@ -50,7 +52,7 @@ from .. import _validate as v
 __all__ = ["activation_patterns", "count_regions_on_segment", "count_regions_in_box", "region_map",
            "hyperplane_arrangement_bound", "montufar_lower_bound", "zigzag_params",
            "yarotsky_square_params", "expected_regions_on_segment", "sawtooth_l1_lower_bound",
-           "sawtooth_partial_fit_params", "sawtooth_partial_fit_error"]
+           "best_affine_l1_fit", "sawtooth_partial_fit_params", "sawtooth_partial_fit_error"]
 
 
 def _check_params(params):
@@ -258,6 +260,39 @@ def sawtooth_l1_lower_bound(k: int, pieces: int) -> float:
     k = v.integer(k, "k", minimum=1)
     pieces = v.integer(pieces, "pieces", minimum=1)
     return 0.25 * max(0.0, 1.0 - (pieces - 1) / 2 ** (k - 1))
+
+
+def best_affine_l1_fit(x, y) -> tuple[float, float, float]:
+    """The L¹-optimal affine fit of points (x_i, y_i), i = 1..n (least absolute deviations):
+
+        (a*, b*) = argmin_{a, b} (1/n) Σ_i |y_i − a − b x_i|,
+
+    solved exactly (up to the solver's tolerance, ~1e-9) as the linear program
+    min (1/n) Σ_i e_i subject to −e_i ≤ y_i − a − b x_i ≤ e_i (scipy's HiGHS). Returns
+    ``(a*, b*, error)`` with ``error`` the minimal mean absolute deviation. ``x`` and ``y`` are
+    1-D of equal length ≥ 2 (float32 or float64; computed in float64).
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog   # scipy is imported on use only
+
+    x = np.asarray(v.float_array(x, "x", ndim=1), dtype=np.float64)
+    y = np.asarray(v.float_array(y, "y", ndim=1), dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
+    if x.size < 2:
+        raise ValueError(f"x needs at least 2 points, got {x.size}")
+    n = x.size
+    # Unknowns (a, b, e_1..e_n): a + b x_i − e_i ≤ y_i and −a − b x_i − e_i ≤ −y_i.
+    design = sparse.csr_matrix(np.stack([np.ones(n), x], axis=1))
+    eye = sparse.identity(n, format="csr")
+    A_ub = sparse.vstack([sparse.hstack([design, -eye]), sparse.hstack([-design, -eye])])
+    cost = np.concatenate([[0.0, 0.0], np.full(n, 1.0 / n)])
+    res = linprog(cost, A_ub=A_ub, b_ub=np.concatenate([y, -y]),
+                  bounds=[(None, None)] * 2 + [(0, None)] * n, method="highs")
+    if not res.success:
+        raise RuntimeError(f"the L1 fit LP failed: {res.message}")
+    a, b = res.x[:2]
+    return float(a), float(b), float(np.mean(np.abs(y - a - b * x)))
 
 
 def sawtooth_partial_fit_params(k: int, j: int):

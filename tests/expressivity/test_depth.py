@@ -159,6 +159,24 @@ def test_best_affine_fit_of_a_tooth_costs_a_quarter():
     assert errs.min() == pytest.approx(0.25, abs=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_best_affine_l1_fit_against_closed_forms_and_brute_force(dtype):
+    # A tent sampled at an even number of midpoints per half: the optimum is exactly ¼.
+    x = (np.arange(256) + 0.5) / 256
+    a, b, err = regions.best_affine_l1_fit(x.astype(dtype), _numpy_sawtooth(x, 1).astype(dtype))
+    assert err == pytest.approx(0.25, abs=1e-7)
+    # Points on a line are fitted exactly.
+    a, b, err = regions.best_affine_l1_fit(x, 0.3 - 2.0 * x)
+    assert (a, b, err) == pytest.approx((0.3, -2.0, 0.0), abs=1e-9)
+    # Independent implementation: an L1-optimal line passes through two of the points.
+    rng = np.random.default_rng(0)
+    xs, ys = rng.uniform(size=15), rng.standard_cauchy(size=15)
+    i, j = np.triu_indices(15, 1)
+    slopes = (ys[j] - ys[i]) / (xs[j] - xs[i])
+    brute = np.mean(np.abs(ys - ys[i, None] - slopes[:, None] * (xs - xs[i, None])), axis=1).min()
+    assert regions.best_affine_l1_fit(xs, ys)[2] == pytest.approx(brute, abs=1e-8)
+
+
 @pytest.mark.parametrize("k,j", [(1, 0), (3, 0), (3, 2), (5, 7), (5, 15)])
 def test_sawtooth_partial_fit_pieces_error_and_bound(k, j):
     params = regions.sawtooth_partial_fit_params(k, j)
@@ -187,6 +205,8 @@ def test_sawtooth_lower_bound_values():
     (lambda: regions.sawtooth_l1_lower_bound(3, 0), "pieces"),
     (lambda: regions.sawtooth_partial_fit_params(3, 4), "j"),
     (lambda: regions.sawtooth_partial_fit_error(3, -1), "j"),
+    (lambda: regions.best_affine_l1_fit(np.zeros(3), np.zeros(4)), "x and y"),
+    (lambda: regions.best_affine_l1_fit(np.zeros((3, 2)), np.zeros(3)), "x"),
     (lambda: regions.expected_regions_on_segment(regions.zigzag_params(2, 2), *UNIT, 0.0),
      "bias_std"),
     (lambda: regions.expected_regions_on_segment(regions.zigzag_params(2, 2),
