@@ -39,9 +39,8 @@ DEFAULT_CHAPTER = "book/part1/depth.md"
 CHAPTERS = ([str(p.relative_to(ROOT)) for p in toc_notebooks()]
             if os.environ.get("COLAB_CHECK") == "all" else [DEFAULT_CHAPTER])
 # The oldest supported JAX: the floor pyproject.toml declares (`jax>=X`).
-JAX_FLOOR = next(re.fullmatch(r"jax\s*>=\s*([\d.]+)", d).group(1)
-                 for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-                 if re.fullmatch(r"jax\s*>=.*", d))
+DEPENDENCIES = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+JAX_FLOOR = next(m[1] for d in DEPENDENCIES if (m := re.fullmatch(r"jax\s*>=\s*([\d.]+)", d)))
 
 EXECUTE = textwrap.dedent("""\
     import sys, nbformat, nbclient
@@ -75,8 +74,9 @@ def colab_python(fresh_venv, tmp_path_factory) -> Path:
     preinstalled, ``google.colab`` importable, the other packages from the project environment."""
     python = fresh_venv(tmp_path_factory.mktemp("colab") / "venv", "--no-deps",
                         f"jax=={JAX_FLOOR}", f"jaxlib=={JAX_FLOOR}")
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.run([str(python), "-c", purelib], capture_output=True, text=True,
+                               check=True).stdout.strip())
     stand_in = site / "google" / "colab"
     stand_in.mkdir(parents=True)
     (stand_in / "__init__.py").write_text('"""Stand-in for Colab\'s module."""\n')
@@ -106,7 +106,8 @@ def test_colab_notebook_runs_outside_the_checkout(colab_python, lib_wheel, chapt
     result = subprocess.run([str(colab_python), "-c", EXECUTE, str(path), str(workdir)],
                             cwd=workdir, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-4000:]
-    printed = "".join(o.get("text", "") for o in nbformat.read(path, as_version=4).cells[at + 1].outputs)
+    executed = nbformat.read(path, as_version=4)
+    printed = "".join(o.get("text", "") for o in executed.cells[at + 1].outputs)
     assert f"JAX {JAX_FLOOR}, backend: cpu" in printed, printed
 
 
@@ -143,7 +144,8 @@ def test_install_cell_adds_only_missing_or_old_dependencies(capsys):
     # reinstalling satisfied packages, or skipping an old/missing one, fails here
     assert calls[1:] == [["--quiet", "numpy>=1.26", "seaborn>=0.13"]], calls
     # upgrading a module already imported without asking for a restart fails here
-    assert re.search(r"imported before the upgrade: numpy>=1\.26 - restart", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert re.search(r"imported before the upgrade: numpy>=1\.26 - restart", out), out
 
 
 def test_install_cell_never_replaces_jax():
