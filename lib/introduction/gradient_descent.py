@@ -19,6 +19,7 @@ Functions
 ``sgd_limit_constant(problem, c)``     ``lim t·(E f(θ_t) − f*)`` of SGD with ``η_t = c/(t + t0)``
 ``averaged_limit_constant(problem)``   ``½ tr(H⁻¹S)``, the Polyak–Juditsky limit of averaged SGD
 ``sgd_histories(problem, keys, ...)``  independent SGD runs (one per key), vmapped over keys
+``sgd_exact_mean(problem, ...)``       exact ``E f(θ_t) − f*`` and ``E f(θ̄_t) − f*`` of one-example SGD
 ``steps_to_reach(history, eps, ...)``  first recorded step at which a curve is ``<= eps``
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .. import _validate as v
 from .. import nets, ridgeless
 
 __all__ = ["LeastSquares", "least_squares", "loss", "suboptimality", "gradient_noise",
-           "sgd_limit_constant", "averaged_limit_constant", "sgd_histories", "steps_to_reach"]
+           "sgd_limit_constant", "averaged_limit_constant", "sgd_histories", "sgd_exact_mean", "steps_to_reach"]
 
 
 class LeastSquares(NamedTuple):
@@ -184,6 +185,84 @@ def sgd_histories(problem: LeastSquares, keys, *, step_size, n_steps: int, recor
                           average=average, record_average=average).history
 
     return jax.vmap(one)(keys)
+
+
+@partial(jax.jit, static_argnames=("schedule", "n_steps", "record_every"))
+def _exact_moments(H, K4, T3, S, M, ridge, gbar, e0, *, schedule, n_steps, record_every):
+    d = H.shape[0]
+    eye = jnp.eye(d, dtype=H.dtype)
+
+    def step(carry, t):
+        m, P, C, R = carry
+        eta = jnp.asarray(schedule(t), H.dtype)
+        APA = (K4 @ P.reshape(-1)).reshape(d, d) + ridge * (M @ P + P @ M) + ridge ** 2 * P
+        B = jnp.einsum("jkl,k->jl", T3, m) + ridge * jnp.outer(m, gbar)
+        P_new = P - eta * (H @ P + P @ H) + eta ** 2 * (APA + B + B.T + S)
+        D = (eye - eta * H) @ C
+        C_new = D + P_new
+        R_new = R + D + D.T + P_new
+        return ((eye - eta * H) @ m, P_new, C_new, R_new), None
+
+    def block(carry, j):
+        carry, _ = jax.lax.scan(step, carry, j * record_every + jnp.arange(record_every))
+        t = (j + 1) * record_every
+        _, P, _, R = carry
+        return carry, (0.5 * jnp.sum(H * P), 0.5 * jnp.sum(H * R) / t ** 2)
+
+    zero = jnp.zeros((d, d), H.dtype)
+    _, (last, avg) = jax.lax.scan(block, (e0, jnp.outer(e0, e0), zero, zero),
+                                  jnp.arange(n_steps // record_every))
+    return last, avg
+
+
+def sgd_exact_mean(problem: LeastSquares, *, step_size, n_steps: int, record_every: int,
+                   params0=None):
+    """Exact ``E f(θ_t) − f*`` and ``E f(θ̄_t) − f*`` of one-example SGD (index ``i_t`` uniform
+    with replacement, as :func:`sgd_histories` with ``batch_size=1``), ``θ̄_t = (1/t) Σ_{s=1}^t θ_s``.
+
+    With ``e_t = θ_t − θ*``, ``A_i = x_i x_iᵀ + ridge·I`` and ``g_i = ∇ℓ_i(θ*)`` the update is
+    ``e_{t+1} = (I − η_t A_i) e_t − η_t g_i`` with ``i`` independent of ``e_t``, so the moments
+    ``m_t = E e_t``, ``P_t = E e_t e_tᵀ``, ``C_t = E e_t s_tᵀ`` and ``R_t = E s_t s_tᵀ``
+    (``s_t = Σ_{s=1}^t e_s``) obey the closed recursion
+
+        m_{t+1} = (I − η_t H) m_t,
+        P_{t+1} = P_t − η_t (H P_t + P_t H) + η_t² (E_i[A_i P_t A_i] + B_t + B_tᵀ + S),
+        C_{t+1} = (I − η_t H) C_t + P_{t+1},   R_{t+1} = R_t + D_t + D_tᵀ + P_{t+1},
+
+    with ``B_t = E_i[A_i m_t g_iᵀ]``, ``D_t = (I − η_t H) C_t`` and ``S`` of :func:`gradient_noise`;
+    ``E_i[A_i P A_i]`` uses the empirical fourth moment of the inputs (a ``d² × d²`` matrix). Then
+    ``E f(θ_t) − f* = ½ tr(H P_t)`` and ``E f(θ̄_t) − f* = ½ tr(H R_t)/t²``. ``step_size`` is a
+    float or a traceable schedule ``t ↦ η_t`` (``t = 0, 1, ...``; pass the same function object to
+    reuse the compilation). Returns two arrays of length ``n_steps // record_every``, the values
+    after ``record_every, 2·record_every, ...`` steps; cost ``O(n_steps·d⁴)``, independent of ``n``.
+    """
+    problem = _check(problem)
+    n_steps = v.integer(n_steps, "n_steps", minimum=1)
+    record_every = v.integer(record_every, "record_every", minimum=1)
+    if n_steps % record_every:
+        raise ValueError(f"n_steps must be a multiple of record_every, got {n_steps} and {record_every}")
+    if callable(step_size):
+        schedule = step_size
+    else:
+        eta = v.scalar(step_size, "step_size", positive=True)
+        schedule = partial(_constant_schedule, eta)
+    X, th = problem.X, problem.minimizer
+    n, d = X.shape
+    p0 = jnp.zeros(d, X.dtype) if params0 is None else _check_params(problem, params0, "params0")
+    if p0.shape != (d,):
+        raise ValueError(f"params0 must have shape ({d},), got {p0.shape}")
+    G = X * (X @ th - problem.y)[:, None] + problem.ridge * th            # g_i = ∇ℓ_i(θ*)
+    Z = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)
+    K4 = Z.T @ Z / n                                                        # E_i[(x_i⊗x_i)(x_i⊗x_i)ᵀ]
+    T3 = jnp.einsum("nj,nk,nl->jkl", X, X, G) / n
+    M = X.T @ X / n
+    last, avg = _exact_moments(problem.hessian, K4, T3, G.T @ G / n, M, problem.ridge, G.mean(axis=0),
+                               p0 - th, schedule=schedule, n_steps=n_steps, record_every=record_every)
+    return last, avg
+
+
+def _constant_schedule(eta, t):
+    return eta
 
 
 def steps_to_reach(history, eps, *, record_every: int = 1) -> np.ndarray:

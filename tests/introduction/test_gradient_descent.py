@@ -1,6 +1,6 @@
 """lib.introduction.gradient_descent: the ridge least-squares problem against autodiff and NumPy, the exact suboptimality,
 the gradient-noise covariance against per-example autodiff gradients, the SGD limit constants
-against the exact second-moment recursion, the vmapped SGD runs against lib.nets.train, the
+against the exact second-moment recursion, the vmapped SGD runs against lib.nets.train, the exact SGD moments against Monte Carlo and GD, the
 first-passage counter, and input validation."""
 from functools import partial
 
@@ -144,6 +144,47 @@ def test_sgd_histories_validation():
     with pytest.raises(ValueError, match="problem"):
         optim.sgd_histories("not a problem", jax.random.split(jax.random.key(0), 2),
                             step_size=0.1, n_steps=4, record_every=1)
+
+
+def test_sgd_exact_mean_matches_monte_carlo():
+    prob = _problem(n=20, d=3, seed=10)
+    schedule = lambda t: 0.3 / (1 + t / 5) ** 0.6  # noqa: E731
+    last, avg = optim.sgd_exact_mean(prob, step_size=schedule, n_steps=64, record_every=8)
+    K = 20000
+    mc = optim.sgd_histories(prob, jax.random.split(jax.random.key(11), K), step_size=schedule,
+                             n_steps=64, record_every=8, average=True)
+    for exact, h in zip((last, avg), mc):
+        h = np.asarray(h)
+        z = (h.mean(axis=0) - np.asarray(exact)) / (h.std(axis=0, ddof=1) / np.sqrt(K))
+        assert np.all(np.abs(z) < 4.5), z        # 8 correlated points, 4.5 s.e. each
+
+
+def test_sgd_exact_mean_with_one_example_is_gradient_descent():
+    # n = 1: the stochastic gradient is the full gradient, so E f(θ_t) = f(θ_t) of GD, and the average
+    # of the deterministic iterates gives f(θ̄_t) exactly.
+    prob = optim.least_squares(jnp.array([[1.0, 2.0, -0.5]]), jnp.array([0.7]), ridge=0.3)
+    th0 = jnp.array([1.0, -1.0, 2.0])
+    last, avg = optim.sgd_exact_mean(prob, step_size=0.2, n_steps=12, record_every=1, params0=th0)
+    th, path = th0, []
+    for _ in range(12):
+        th = th - 0.2 * jax.grad(partial(optim.loss, prob))(th)
+        path.append(th)
+    path = jnp.stack(path)
+    bars = jnp.cumsum(path, axis=0) / jnp.arange(1, 13)[:, None]
+    np.testing.assert_allclose(last, optim.suboptimality(prob, path), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(avg, optim.suboptimality(prob, bars), rtol=1e-10, atol=1e-15)
+
+
+def test_sgd_exact_mean_validation():
+    prob = _problem()
+    with pytest.raises(ValueError, match="n_steps"):
+        optim.sgd_exact_mean(prob, step_size=0.1, n_steps=10, record_every=3)
+    with pytest.raises(ValueError, match="step_size"):
+        optim.sgd_exact_mean(prob, step_size=-0.1, n_steps=4, record_every=1)
+    with pytest.raises(ValueError, match="params0"):
+        optim.sgd_exact_mean(prob, step_size=0.1, n_steps=4, record_every=1, params0=jnp.zeros(2))
+    with pytest.raises(ValueError, match="problem"):
+        optim.sgd_exact_mean(None, step_size=0.1, n_steps=4, record_every=1)
 
 
 def test_steps_to_reach():
