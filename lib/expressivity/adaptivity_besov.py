@@ -404,22 +404,39 @@ def closed_curve(t, frame) -> jax.Array:
     return coords @ frame.astype(dtype).T
 
 
-def knn_curve_risk(n, k, *, noise_var, mean_sq_slope, mean_sq_curvature):
+def knn_curve_risk(n, k, *, noise_var, mean_sq_slope, mean_sq_curvature, mean_sq_third=0.0):
     """Bias–variance model of the k-NN risk for n inputs uniform on a closed curve of length 1.
 
-    ``R(n, k) = σ²/k + E[f'²]·k/(12 n²) + E[f''²]·k⁴/(576 n⁴)``, derivatives along arc length,
-    expectations over the uniform point of the curve. Derivation: the k neighbours of a point lie,
-    given the distance R ≈ k/(2n) of the next one, uniformly in an arc [−R, R]; with
-    ``f(x + u) ≈ f + f'u + f''u²/2`` their average has mean ``f + f''R²/6`` (squared bias
-    ``f''² k⁴/(576 n⁴)``), its mean offset ū has variance ``R²/(3k)`` (the term ``f'² k/(12 n²)``),
-    and the noise adds σ²/k. Minimizing over k gives the rate ``n^{−4/5} = n^{−2s/(2s+D)}`` with
-    s = 2, D = 1. ``n``, ``k`` broadcast; the three constants are non-negative.
+    With ``a_r = E[(f^(r))²]`` (derivatives along arc length, expectation over the uniform point
+    of the curve) and the Beta moments ``E V^m = Π_{j=1..m} (k + j)/(n + j)``,
+
+    ``R(n, k) = σ²/k + a₁ E V²/(12k) + a₂ E V⁴ (1/576 − 1/(360k))
+    + a₃ E V⁶ (−1/23040 + 1/(20160k))``.
+
+    Derivation (neighbours ranked by arc distance): the arc distances to the n inputs are i.i.d.
+    uniform on [0, 1/2], so ρ = V/2, the distance of the (k+1)-st nearest input, has
+    V ~ Beta(k + 1, n − k), and given ρ the k nearest offsets u_i are i.i.d. uniform on [−ρ, ρ].
+    Expanding ``f(x + u) = Σ_r f^(r) u^r / r!`` in the noiseless fit error, keeping every term up
+    to ρ⁶ and integrating by parts around the closed curve (``E f' f^(3) = −a₂``,
+    ``E f'' f^(4) = −a₃``, ``E f' f^(5) = a₃``) gives the bias terms; independent noise adds σ²/k.
+    The neglected terms are O(E V⁸ · E[(f^(4))²]). To leading order (E V^m ≈ (k/n)^m, k → ∞) this
+    is ``σ²/k + a₁ k/(12 n²) + a₂ k⁴/(576 n⁴)``, minimized at k ≍ n^{4/5} with risk
+    ``n^{−4/5} = n^{−2s/(2s+D)}`` (s = 2, D = 1). ``n``, ``k`` broadcast (k < n); the four
+    constants are non-negative.
     """
     n = v.float_array(n, "n")
     k = v.float_array(k, "k")
     v.positive(n, "n")
     v.positive(k, "k")
+    if not v.is_tracer(n) and not v.is_tracer(k) and bool(np.any(np.asarray(k) >= np.asarray(n))):
+        raise ValueError("k must be smaller than n")
     noise_var = v.scalar(noise_var, "noise_var", nonnegative=True)
-    g1 = v.scalar(mean_sq_slope, "mean_sq_slope", nonnegative=True)
-    g2 = v.scalar(mean_sq_curvature, "mean_sq_curvature", nonnegative=True)
-    return noise_var / k + g1 * k / (12 * n ** 2) + g2 * k ** 4 / (576 * n ** 4)
+    a1 = v.scalar(mean_sq_slope, "mean_sq_slope", nonnegative=True)
+    a2 = v.scalar(mean_sq_curvature, "mean_sq_curvature", nonnegative=True)
+    a3 = v.scalar(mean_sq_third, "mean_sq_third", nonnegative=True)
+    ratio = [(k + j) / (n + j) for j in range(1, 7)]
+    ev2 = ratio[0] * ratio[1]
+    ev4 = ev2 * ratio[2] * ratio[3]
+    ev6 = ev4 * ratio[4] * ratio[5]
+    return (noise_var / k + a1 * ev2 / (12 * k) + a2 * ev4 * (1 / 576 - 1 / (360 * k))
+            + a3 * ev6 * (-1 / 23040 + 1 / (20160 * k)))

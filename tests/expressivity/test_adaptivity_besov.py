@@ -262,15 +262,41 @@ def test_closed_curve_unit_speed_and_periodic():
         es.closed_curve(t, _frame(9, 5))
 
 
+def _sine_knn_risk(n, k, omega):
+    # Exact noiseless k-NN risk for f(t) = sin(ωt) with neighbours ranked by arc distance: given
+    # ρ = V/2, V ~ Beta(k+1, n−k), the offsets are i.i.d. uniform on [−ρ, ρ]; with
+    # c = E cos(ωu) = sin(ωρ)/(ωρ), averaging over t gives ((1 − c²)/k + (1 − c)²)/2. Integrated
+    # over V by quadrature: an independent closed form, no Taylor expansion.
+    from scipy import integrate, stats
+
+    def integrand(vv):
+        c = np.sinc(omega * vv / (2 * np.pi))
+        return 0.5 * ((1 - c ** 2) / k + (1 - c) ** 2) * stats.beta.pdf(vv, k + 1, n - k)
+    return integrate.quad(integrand, 0, 1, points=[(k + 1) / (n + 1)], limit=200)[0]
+
+
+@pytest.mark.parametrize("n,k,omega", [(2000, 5, 6 * np.pi), (2000, 60, 6 * np.pi),
+                                       (512, 5, 50.0), (8192, 20, 50.0), (8192, 150, 50.0)])
+def test_knn_curve_risk_matches_exact_sine_risk(n, k, omega):
+    # a_r = E[(f^(r))²] = ω^{2r}/2. The model keeps every term to ρ⁶; the first neglected one is
+    # O((ωρ)⁸) relative to the leading bias, below 1e-3 for ωρ ≤ 0.46 (the largest case here).
+    # Dropping the 1/k or (k+1)/(n+1) corrections (the leading-order formula) is off by 6-40% here.
+    a = [omega ** (2 * r) / 2 for r in (1, 2, 3)]
+    model = es.knn_curve_risk(n, float(k), noise_var=0.0, mean_sq_slope=a[0],
+                              mean_sq_curvature=a[1], mean_sq_third=a[2])
+    np.testing.assert_allclose(float(model), _sine_knn_risk(n, k, omega), rtol=1e-3)
+
+
 def test_knn_curve_risk_matches_monte_carlo():
-    # f(t) = sin(6πt) along a unit-speed curve: E f'² = (6π)²/2, E f''² = (6π)⁴/2. Noiseless data,
-    # so only the two bias terms are tested: at k = 20 the slope term carries 99% of the risk, at
-    # k = 150 the curvature term 86%. The model is a Taylor expansion (neglected terms: a few per
-    # cent) and the Monte Carlo standard error over the 4 designs is about 3%.
+    # f(t) = sin(6πt) along a unit-speed curve in R^8, neighbours ranked by ambient distance, as the
+    # chapter does. Noiseless data, so only the bias terms are tested: at k = 20 the slope term
+    # carries 99% of the risk, at k = 150 the curvature terms most of it. One design (1000 fresh
+    # random queries) has a relative SD of about 11% (k = 20) and 13% (k = 150), so the mean of 16
+    # has a standard error ≤ 3.3% and rtol = 0.1 is ≥ 3 SE.
     frame, n, ks = _frame(8, 4), 2000, np.array([20, 150])
     f = lambda t: jnp.sin(6 * jnp.pi * t)                                    # noqa: E731
     risks = []
-    for rep in range(4):
+    for rep in range(16):
         rng = np.random.default_rng(rep)
         t, tq = jnp.asarray(rng.uniform(size=n)), jnp.asarray(rng.uniform(size=1000))
         fit = es.knn_regression(es.closed_curve(t, frame), f(t), es.closed_curve(tq, frame),
@@ -278,9 +304,12 @@ def test_knn_curve_risk_matches_monte_carlo():
         risks.append(np.asarray(jnp.mean((fit - f(tq)[:, None]) ** 2, axis=0))[ks - 1])
     model = es.knn_curve_risk(n, ks.astype(float), noise_var=0.0,
                               mean_sq_slope=(6 * np.pi) ** 2 / 2,
-                              mean_sq_curvature=(6 * np.pi) ** 4 / 2)
-    np.testing.assert_allclose(np.mean(risks, axis=0), model, rtol=0.1)
+                              mean_sq_curvature=(6 * np.pi) ** 4 / 2,
+                              mean_sq_third=(6 * np.pi) ** 6 / 2)
+    np.testing.assert_allclose(np.mean(risks, axis=0), model, rtol=0.1)   # a bias constant (1/12 or 1/576) off by 15% fails here
     np.testing.assert_allclose(es.knn_curve_risk(4.0, 2.0, noise_var=0.5, mean_sq_slope=0.0,
                                                  mean_sq_curvature=0.0), 0.25)
     with pytest.raises(ValueError, match="noise_var"):
         es.knn_curve_risk(10, 2, noise_var=-1.0, mean_sq_slope=0.0, mean_sq_curvature=0.0)
+    with pytest.raises(ValueError, match="smaller than n"):
+        es.knn_curve_risk(10, 10, noise_var=1.0, mean_sq_slope=0.0, mean_sq_curvature=0.0)
