@@ -24,6 +24,7 @@ from chapters import toc_notebooks
 
 _NOTEBOOKS = {p.resolve() for p in toc_notebooks()}
 _OUTPUTS = ("stream", "display_data", "execute_result", "error")
+OUTPUT_TIMEOUT = 120  # seconds nbval waits for a cell's outputs once the kernel has replied
 
 
 class MystNotebook(nbval.plugin.IPyNbFile):
@@ -67,7 +68,12 @@ class MystNotebook(nbval.plugin.IPyNbFile):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    """Run a chapter's cell; when it passes, keep its outputs (``MystNotebook.keep``)."""
+    """Run a chapter's cell; when it passes, keep its outputs (``MystNotebook.keep``).
+
+    nbval waits a fixed 5 s for a cell's outputs after the kernel has replied; on a loaded machine
+    a figure can arrive later than that, failing a cell that passed, so the wait is raised.
+    """
+    item.output_timeout = OUTPUT_TIMEOUT
     start, begun = len(item.parent.messages), time.perf_counter()
     result = yield
     item.parent.keep(item.cell, start, time.perf_counter() - begun)
