@@ -18,13 +18,14 @@ solution in general.
 
 Numerics
 --------
-No explicit inverse or Cholesky factor is formed. Ridge and min-norm use the thin SVD
+No explicit inverse is formed. Ridge and min-norm use the thin SVD
 ``X = U diag(s) Vᵀ`` and the spectral filter ``β̂ = V diag(s/(s² + nλ)) Uᵀ y``, where singular
 values below ``max(n, d) · eps · s_max`` are treated as exact zeros (the LAPACK/NumPy ``pinv``
 convention), so rank-deficient ``X`` is handled stably. Kernel ridge has one solver,
-:func:`kernel_ridge` (also behind the Monte-Carlo risk and the random-features ridge path):
+:func:`kernel_ridge` (also behind the random-features ridge path):
 ``eigh(K)``, eigenvalues below ``n · eps · max|eig|`` set to 0 and ``1/(0 + 0)`` to 0, and a
-whole vector of ridges from one decomposition.
+whole vector of ridges from one decomposition. The Monte-Carlo risk of Gaussian designs, which
+have full rank almost surely, solves the normal equations by Cholesky instead (much cheaper).
 
 All public functions validate their inputs (rank, matching sample/feature dimensions, NaN/inf,
 negative ``lam``/``gamma``/``noise``) and raise ``ValueError`` naming the argument; the numerical
@@ -344,30 +345,51 @@ def isotropic_finite_risk(n: int, d: int, *, signal, noise) -> float:
     return float("inf")
 
 
-@partial(jax.jit, static_argnames=("n", "d_pad", "reps"))
-def _ridge_risk_mc(key, dims, n, d_pad, reps, r, sigma, lam):
-    # Every dimension d in ``dims`` is embedded in R^{d_pad} by zeroing the columns j ≥ d of X and
-    # the coordinates j ≥ d of β: the ridge / min-norm fit then vanishes there too, so the risk is
-    # exactly that of the d-dimensional problem, and one compilation serves every d.
-    # Ridge is computed as β̂ = Xᵀ (XXᵀ + nλ)⁺ y (the pseudo-inverse form is X⁺y at λ = 0 for any
-    # rank): the kernel-ridge solver with K = XXᵀ and "test" kernel Xᵀ, one eigh of n × n.
-    cols = jnp.arange(d_pad)
+@partial(jax.jit, static_argnames=("n", "width", "reps"))
+def _ridge_risk_mc(keys, dims, n, width, reps, r, sigma, lam):
+    # Every d in ``dims`` (all ≤ n, or all > n) is embedded in R^width by zeroing the columns
+    # j ≥ d of X and the coordinates j ≥ d of β: the fit vanishes there too, so the risk is exactly
+    # that of the d-dimensional problem, and one compilation serves the whole group. A Gaussian
+    # design has full rank min(n, d) almost surely, so β̂ solves the positive definite normal
+    # equations of the smaller Gram matrix by Cholesky (far cheaper than an eigendecomposition):
+    # (XᵀX + nλ I) β̂ = Xᵀy for d ≤ n (padded coordinates get a unit diagonal), and
+    # β̂ = Xᵀ (XXᵀ + nλ I)⁻¹ y for d > n; at λ = 0 these are X⁺y.
+    cols = jnp.arange(width)
+    nlam = n * lam
 
     def one(d, k):
         mask = (cols < d).astype(r.dtype)
         kx, kb, ke = jax.random.split(k, 3)
-        X = jax.random.normal(kx, (n, d_pad), dtype=r.dtype) * mask
-        g = jax.random.normal(kb, (d_pad,), dtype=r.dtype) * mask
+        X = jax.random.normal(kx, (n, width), dtype=r.dtype) * mask
+        g = jax.random.normal(kb, (width,), dtype=r.dtype) * mask
         beta = r * g / jnp.linalg.norm(g)
         y = X @ beta + sigma * jax.random.normal(ke, (n,), dtype=r.dtype)
-        bhat = _spectral_kernel_ridge(X @ X.T, y, X.T, n * lam[None])[0]
+        if width <= n:
+            A = X.T @ X + jnp.diag(nlam + (1 - mask))
+            bhat = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(A, lower=True), X.T @ y)
+        else:
+            K = X @ X.T + nlam * jnp.eye(n, dtype=r.dtype)
+            bhat = X.T @ jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(K, lower=True), y)
         return jnp.sum((bhat - beta) ** 2)
 
     def per_dim(args):
         d, kd = args
         # vmapped in batches of 16 draws to bound memory (16 design matrices at a time)
         return jax.lax.map(lambda k: one(d, k), jax.random.split(kd, reps), batch_size=16)
-    return jax.lax.map(per_dim, (dims, jax.random.split(key, dims.shape[0])))
+    return jax.lax.map(per_dim, (dims, keys))
+
+
+def _padding_groups(dims, n):
+    """Indices of ``dims`` grouped for :func:`_ridge_risk_mc`: ascending, all ``≤ n`` or all
+    ``> n``, and the largest at most twice the smallest (so padding at most doubles the cost)."""
+    groups = []
+    for i in sorted(range(len(dims)), key=lambda i: dims[i]):
+        first = dims[groups[-1][0]] if groups else None
+        if first is not None and dims[i] <= 2 * first and (dims[i] <= n) == (first <= n):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def ridge_risk_monte_carlo(key, n: int, dims, *, signal, noise, lam=0.0, reps: int) -> jax.Array:
@@ -375,15 +397,20 @@ def ridge_risk_monte_carlo(key, n: int, dims, *, signal, noise, lam=0.0, reps: i
 
     For each dimension ``d`` in ``dims`` (a sequence of positive ints) and each of ``reps``
     draws: sample ``X ∈ R^{n×d}`` with iid ``N(0, 1)`` entries, ``β`` uniform on the sphere of
-    radius ``signal`` (= r), ``y = Xβ + noise·ε``, fit :func:`ridge` with ``lam`` (``lam = 0``:
-    the min-norm estimator ``X⁺y``) and record ``‖β̂ − β‖² = E_x[(xᵀ(β̂ − β))²]``, the excess
+    radius ``signal`` (= r), ``y = Xβ + noise·ε``, fit ridge with ``lam`` (``lam = 0``: the
+    min-norm estimator ``X⁺y``) and record ``‖β̂ − β‖² = E_x[(xᵀ(β̂ − β))²]``, the excess
     prediction risk at a fresh isotropic point. Returns shape ``(len(dims), reps)``.
 
-    One jitted program serves all ``dims`` (each problem is zero-padded to ``max(dims)``, which
-    leaves the risk unchanged), so cost is ``len(dims) · reps · O(n² max(dims) + n³)``; group very
-    different dimensions into separate calls. The mean over draws estimates
-    :func:`isotropic_finite_risk` (``lam = 0``), whose limit is :func:`isotropic_asymptotic_risk`.
-    Use float64 (``jax_enable_x64``) near ``d = n``, where ``XXᵀ`` is ill-conditioned.
+    ``β̂`` solves the normal equations ``(XᵀX + nλ I) β̂ = Xᵀy`` (``d ≤ n``) or
+    ``β̂ = Xᵀ(XXᵀ + nλ I)⁻¹y`` (``d > n``) by Cholesky: a Gaussian design has full rank
+    ``min(n, d)`` almost surely, and at ``λ = 0`` both are ``X⁺y``. Cost
+    ``reps · Σ_d O(n·d·min(n, d))``: the dimensions are sorted into groups (all ``≤ n`` or all
+    ``> n``, largest at most twice the smallest), each padded with zero columns to its largest
+    ``w`` — which leaves the risk unchanged — and run by one compiled program, so draw ``j`` of
+    dimension ``d`` uses the first ``d`` columns of an ``n × w`` Gaussian matrix. The mean over
+    draws estimates :func:`isotropic_finite_risk` (``lam = 0``), whose limit is
+    :func:`isotropic_asymptotic_risk`. Use float64 (``jax_enable_x64``) near ``d = n``, where the
+    Gram matrix is ill-conditioned.
     """
     key = v.key(key)
     n = v.integer(n, "n", minimum=1)
@@ -395,9 +422,13 @@ def ridge_risk_monte_carlo(key, n: int, dims, *, signal, noise, lam=0.0, reps: i
     sigma = v.scalar(noise, "noise", nonnegative=True)
     lam = _lam(lam)
     dtype = jnp.zeros(()).dtype
-    return _ridge_risk_mc(key, jnp.asarray(dims_list), n, max(dims_list), reps,
-                          jnp.asarray(r, dtype), jnp.asarray(sigma, dtype),
-                          jnp.asarray(lam, dtype))
+    r, sigma, lam = (jnp.asarray(a, dtype) for a in (r, sigma, lam))
+    keys = jax.random.split(key, len(dims_list))
+    groups = _padding_groups(dims_list, n)
+    out = jnp.concatenate([
+        _ridge_risk_mc(keys[np.asarray(g)], jnp.asarray([dims_list[i] for i in g]), n,
+                       max(dims_list[i] for i in g), reps, r, sigma, lam) for g in groups])
+    return out[np.argsort(np.concatenate(groups))]          # back to the order of ``dims``
 
 
 def marchenko_pastur_cdf(x, *, ratio, variance=1.0, grid: int = 4096) -> np.ndarray:

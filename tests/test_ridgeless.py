@@ -414,17 +414,22 @@ def test_ridge_risk_monte_carlo_matches_direct_and_padding():
     out = np.asarray(rl.ridge_risk_monte_carlo(key, 20, [7, 35], signal=1.5, noise=0.7,
                                                lam=0.0, reps=3))
     assert out.shape == (2, 3)
-    # an independent re-computation of the same draws with the unpadded problem and pinv
-    kd = jax.random.split(key, 2)
-    for i, d in enumerate([7, 35]):
-        for j, k in enumerate(jax.random.split(kd[i], 3)):
-            kx, kb, ke = jax.random.split(k, 3)
-            X = np.asarray(jax.random.normal(kx, (20, 35)))[:, :d]
-            g = np.asarray(jax.random.normal(kb, (35,)))[:d]
-            beta = 1.5 * g / np.linalg.norm(g)
-            y = X @ beta + 0.7 * np.asarray(jax.random.normal(ke, (20,)))
-            bhat = np.linalg.pinv(X) @ y
-            assert out[i, j] == pytest.approx(np.sum((bhat - beta) ** 2), rel=1e-8)
+    # an independent re-computation of the same draws with the unpadded problem and pinv:
+    # 7 ≤ n and 35 > n fall in separate groups (no padding); 21, 22, 30 > n form one group
+    # padded to width 30, and 45 > 2·21 starts a new one
+    for dims, widths in (([7, 35], [7, 35]), ([45, 22, 30, 10, 21], [45, 30, 30, 10, 30])):
+        out = np.asarray(rl.ridge_risk_monte_carlo(key, 20, dims, signal=1.5, noise=0.7,
+                                                   lam=0.0, reps=3))
+        kd = jax.random.split(key, len(dims))
+        for i, (d, w) in enumerate(zip(dims, widths)):
+            for j, k in enumerate(jax.random.split(kd[i], 3)):
+                kx, kb, ke = jax.random.split(k, 3)
+                X = np.asarray(jax.random.normal(kx, (20, w)))[:, :d]
+                g = np.asarray(jax.random.normal(kb, (w,)))[:d]
+                beta = 1.5 * g / np.linalg.norm(g)
+                y = X @ beta + 0.7 * np.asarray(jax.random.normal(ke, (20,)))
+                bhat = np.linalg.pinv(X) @ y
+                assert out[i, j] == pytest.approx(np.sum((bhat - beta) ** 2), rel=1e-8)
     # ridge with lam > 0 agrees with lib.ridge on the same draw
     # (same n, dims and reps as above: the same compiled program)
     ridge_out = np.asarray(rl.ridge_risk_monte_carlo(key, 20, [7, 35], signal=1.5, noise=0.7,
