@@ -94,6 +94,18 @@ def _changes_on_segment(params, start, end, resolution):
     return jnp.sum(jnp.any(p[1:] != p[:-1], axis=1))
 
 
+def _check_segment(params, start, end):
+    """Validated network and segment end points (1-D, same length, the network's input dimension)."""
+    _check_params(params)
+    start = v.float_array(start, "start", ndim=1)
+    end = v.float_array(end, "end", ndim=1)
+    v.same_dim(start, end, "start", "end")
+    if start.shape[0] != params[0][0].shape[0]:
+        raise ValueError(f"start has {start.shape[0]} coordinates but the network expects "
+                         f"{params[0][0].shape[0]} inputs")
+    return start, end
+
+
 def count_regions_on_segment(params, start, end, *, resolution: int = 2 ** 16) -> int:
     """Number of activation regions met by the segment from ``start`` to ``end``.
 
@@ -102,13 +114,7 @@ def count_regions_on_segment(params, start, end, *, resolution: int = 2 ** 16) -
     region thinner than the grid spacing is missed, so callers should check that doubling
     ``resolution`` leaves the count unchanged.
     """
-    _check_params(params)
-    start = v.float_array(start, "start", ndim=1)
-    end = v.float_array(end, "end", ndim=1)
-    v.same_dim(start, end, "start", "end")
-    if start.shape[0] != params[0][0].shape[0]:
-        raise ValueError(f"start has {start.shape[0]} coordinates but the network expects "
-                         f"{params[0][0].shape[0]} inputs")
+    start, end = _check_segment(params, start, end)
     resolution = v.integer(resolution, "resolution", minimum=2)
     return 1 + int(_changes_on_segment(params, start, end, resolution))
 
@@ -150,13 +156,7 @@ def expected_regions_on_segment(params, start, end, bias_std, *, resolution: int
     ``resolution`` points; the integrand is piecewise smooth, so the rule converges as the
     grid refines.
     """
-    _check_params(params)
-    start = v.float_array(start, "start", ndim=1)
-    end = v.float_array(end, "end", ndim=1)
-    v.same_dim(start, end, "start", "end")
-    if start.shape[0] != params[0][0].shape[0]:
-        raise ValueError(f"start has {start.shape[0]} coordinates but the network expects "
-                         f"{params[0][0].shape[0]} inputs")
+    start, end = _check_segment(params, start, end)
     bias_std = v.scalar(bias_std, "bias_std", positive=True)
     resolution = v.integer(resolution, "resolution", minimum=1)
     return 1.0 + float(_kac_rice_on_segment(params, start, end, bias_std, resolution))
