@@ -17,6 +17,7 @@ What they share
   stats          power-law fits and Monte-Carlo error bars for the check cells
   plotting       the book's figure theme and log-log plots with fitted slopes (matplotlib, seaborn)
   book           setup_chapter(): BOOK_SCALE, BOOK_SEED, PRNG key and theme for a chapter
+  grading        grade(): the graders of the chapters' code exercises (fresh random inputs, PASS/FAIL)
 
 Chapter topics, one subpackage per part of the book, one module per chapter (``lib.<part>.<chapter>``,
 named after the chapter's file ``book/<part>/<chapter>.md`` unless noted):
@@ -36,7 +37,7 @@ nor any topic module.
 from ._lazy import submodule_getattr
 
 CORE = ("ntk", "ridgeless", "mfld", "activations", "kernels", "nets", "data", "stats", "plotting",
-        "book")
+        "book", "grading")
 PARTS = ("introduction", "expressivity", "generalization", "optimization", "outlook")
 
 __all__ = list(CORE + PARTS)
