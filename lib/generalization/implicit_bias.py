@@ -48,8 +48,10 @@ from .. import nets
 __all__ = [
     "preconditioned_interpolator", "preconditioned_gd", "preconditioner_sqrt", "max_stable_step",
     "interpolator_bias_variance", "bias_variance_monte_carlo", "preconditioned_variance_limit",
+    "preconditioned_bias_limit",
     "symmetric_measurements", "factorized_sensing", "effective_rank", "SensingResult", "DeepLinearResult",
     "deep_linear_fit", "schatten_shrinkage", "representation_cost",
+    "MaxMarginResult", "max_margin_svm", "logistic_gd", "logistic_gd_offset",
 ]
 
 
@@ -288,7 +290,7 @@ def bias_variance_monte_carlo(key, *, n: int, cov_eigs, preconditioners, prior_e
 
 
 @jax.jit
-def _var_limit(gamma, tau):
+def _stieltjes_root(gamma, tau):
     # m > 0 solves γ · mean(τ m / (1 + τ m)) = 1; the left side increases from 0 to γ > 1,
     # so bisection on log m brackets the unique root.
     def f(logm):
@@ -305,7 +307,11 @@ def _var_limit(gamma, tau):
     lo, hi = jax.lax.fori_loop(0, 200, body, (-jnp.log(tmax) - 60.0, -jnp.log(tmin) + 60.0))
     m = jnp.exp(0.5 * (lo + hi))
     q = gamma * jnp.mean((tau * m / (1 + tau * m)) ** 2)
-    return 1.0 / (1.0 - q) - 1.0
+    return m, 1.0 / (1.0 - q)                                # m and m'/m² at z = 0
+
+
+def _var_limit(gamma, tau):
+    return _stieltjes_root(gamma, tau)[1] - 1.0
 
 
 def preconditioned_variance_limit(gamma, tau_eigs, *, noise) -> float:
@@ -327,6 +333,35 @@ def preconditioned_variance_limit(gamma, tau_eigs, *, noise) -> float:
     v.positive(tau, "tau_eigs")
     noise = v.scalar(noise, "noise", nonnegative=True)
     return float(noise ** 2 * _var_limit(jnp.asarray(gamma, tau.dtype), tau))
+
+
+def preconditioned_bias_limit(gamma, cov_eigs, precond_eigs, prior_eigs) -> float:
+    """Proportional limit of the bias ``E_{β*} B(P)`` of ``β̂_P`` when ``P``, ``Σ`` and the prior
+    covariance share their eigenvectors (assumption A3 of Amari et al., 2021; not needed for the
+    variance).
+
+    With ``s_i``, ``p_i``, ``b_i`` the eigenvalues of ``Σ``, ``P`` and ``E[β*β*ᵀ]`` on the common
+    eigenvectors (so ``E‖β*‖² = Σ_i b_i``), ``τ_i = p_i s_i`` and ``m > 0`` the root of
+    ``γ · mean_i τ_i m/(1 + τ_i m) = 1`` (as in :func:`preconditioned_variance_limit`),
+
+        B → (m'/m²) · Σ_i s_i b_i / (1 + τ_i m)²,   m'/m² = 1 / (1 − γ · mean_i (τ_i m/(1 + τ_i m))²),
+
+    the lecture's ``(m'/m²) E[v_x v_θ (1 + v_xp m)⁻²]`` with ``v_θ = d·b_i``. For ``Σ = P = I`` it
+    is ``E‖β*‖² (1 − 1/γ)``, the exact bias of the min-norm interpolator on isotropic data.
+    """
+    gamma = v.scalar(gamma, "gamma", positive=True)
+    if not gamma > 1:
+        raise ValueError(f"gamma must be > 1 (over-parameterized), got {gamma}")
+    s = v.float_array(cov_eigs, "cov_eigs", ndim=1)
+    v.positive(s, "cov_eigs")
+    p = _diag_vec(precond_eigs, "precond_eigs", s.shape[0])
+    v.positive(p, "precond_eigs")
+    b = _diag_vec(prior_eigs, "prior_eigs", s.shape[0])
+    dtype = jnp.result_type(s.dtype, p.dtype, b.dtype)
+    s, p, b = s.astype(dtype), p.astype(dtype), b.astype(dtype)
+    tau = p * s
+    m, ratio = _stieltjes_root(jnp.asarray(gamma, dtype), tau)
+    return float(ratio * jnp.sum(s * b / (1 + tau * m) ** 2))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -546,3 +581,159 @@ def schatten_shrinkage(y, *, weight_decay, depth: int, branch: str = "global") -
     depth = v.integer(depth, "depth", minimum=1)
     v.choice(branch, "branch", ("global", "nonzero"))
     return _shrink(y, jnp.asarray(lam, y.dtype), depth, branch)
+
+
+# ------------------------------------------------------------------------------------------------
+# separable classification: logistic loss and the l2 max-margin direction (Soudry et al., 2018)
+# ------------------------------------------------------------------------------------------------
+
+def _labels(X, y):
+    X, y = v.samples(X, y)
+    if not v.is_tracer(y):
+        with jax.ensure_compile_time_eval():
+            ok = bool(jnp.all(jnp.abs(y) == 1))
+        if not ok:
+            raise ValueError("y must contain labels -1 and +1 only")
+    return X, y
+
+
+@partial(jax.jit, static_argnames=("max_sweeps",))
+def _svm_dual(Z, tol, max_sweeps):
+    n = Z.shape[0]
+    sq = jnp.sum(Z * Z, axis=1)
+
+    def coord(i, carry):
+        a, w = carry
+        new = jnp.maximum(a[i] + (1.0 - Z[i] @ w) / sq[i], 0.0)
+        return a.at[i].set(new), w + (new - a[i]) * Z[i]
+
+    def violation(a, w):
+        m = Z @ w
+        return jnp.maximum(jnp.max(jnp.maximum(1.0 - m, 0.0)),
+                           jnp.max(jnp.where(a > 0, jnp.abs(m - 1.0), 0.0)))
+
+    def cond(state):
+        a, w, k = state
+        return (k < max_sweeps) & (violation(a, w) > tol)
+
+    def body(state):
+        a, w, k = state
+        a, w = jax.lax.fori_loop(0, n, coord, (a, w))
+        return a, w, k + 1
+
+    a0 = jnp.zeros(n, Z.dtype)
+    a, w, k = jax.lax.while_loop(cond, body, (a0, jnp.zeros(Z.shape[1], Z.dtype), 0))
+    return w, a, violation(a, w), k
+
+
+class MaxMarginResult(NamedTuple):
+    """What :func:`max_margin_svm` returns: the hard-margin vector ``w_hat`` (``min_i y_i x_iᵀw = 1``),
+    the dual variables ``alpha`` (``w_hat = Σ_i alpha_i y_i x_i``), the final KKT violation and the
+    number of sweeps used."""
+    w_hat: jax.Array
+    alpha: jax.Array
+    kkt_violation: jax.Array
+    sweeps: jax.Array
+
+
+def max_margin_svm(X, y, *, tol=1e-12, max_sweeps: int = 100_000) -> MaxMarginResult:
+    """Hard-margin linear SVM through the origin, by exact coordinate ascent on its dual.
+
+    Primal: ``ŵ = argmin {‖w‖² : y_i x_iᵀw ≥ 1 for all i}``, so ``ŵ/‖ŵ‖`` maximizes the margin
+    ``min_i y_i x_iᵀu`` over unit vectors ``u`` and the margin is ``1/‖ŵ‖``.
+    Dual (``z_i = y_i x_i``): maximize ``Σ_i α_i − ½‖Σ_i α_i z_i‖²`` over ``α ≥ 0``; the primal
+    solution is ``ŵ = Σ_i α_i z_i``. Each sweep updates every coordinate exactly
+    (Hildreth's method): ``α_i ← max(0, α_i + (1 − z_iᵀw)/‖z_i‖²)``, ``w ← w + Δα_i z_i``.
+    Stops when the KKT violation ``max(max_i (1 − z_iᵀw)_+, max_{α_i > 0} |z_iᵀw − 1|)`` is at
+    most ``tol`` (or after ``max_sweeps`` sweeps; check ``kkt_violation``). Its points with
+    ``α_i > 0`` are the *support vectors*. Requires linearly separable data (``X`` ``(n, d)``,
+    labels ``y ∈ {−1, +1}ⁿ``); it is independent of gradient descent on any loss.
+    """
+    X, y = _labels(X, y)
+    v.scalar(tol, "tol", positive=True)
+    max_sweeps = v.integer(max_sweeps, "max_sweeps", minimum=1)
+    if not v.is_tracer(X):
+        with jax.ensure_compile_time_eval():
+            zero_row = bool(jnp.any(jnp.sum(X * X, axis=1) == 0))
+        if zero_row:
+            raise ValueError("X must have no zero row (such a point cannot be separated)")
+    w, a, viol, k = _svm_dual(X * y[:, None], jnp.asarray(tol, X.dtype), max_sweeps)
+    return MaxMarginResult(w, a, viol, k)
+
+
+@jax.jit
+def _logistic_gd_core(Z, w0, eta, seg):
+    n = Z.shape[0]
+
+    def step(_, w):
+        return w + eta / n * (jax.nn.sigmoid(-(Z @ w)) @ Z)     # −η ∇L(w), L = mean log(1 + e^{−zᵀw})
+
+    def segment(w, length):
+        w = jax.lax.fori_loop(0, length, step, w)
+        return w, w
+
+    return jax.lax.scan(segment, w0, seg)
+
+
+def logistic_gd(X, y, *, step_size, record_steps, w0=None) -> jax.Array:
+    """Gradient descent on the logistic loss of a linear classifier, recorded at chosen steps.
+
+        L(w) = (1/n) Σ_i log(1 + exp(−y_i x_iᵀw)),   w_{k+1} = w_k − η ∇L(w_k)
+             = w_k + (η/n) Σ_i σ(−y_i x_iᵀw_k) y_i x_i      (σ the logistic sigmoid),
+
+    from ``w0`` (default 0). ``record_steps`` is a strictly increasing 1-D array of positive step
+    counts ``k``; returns the iterates ``w_k`` there, shape ``(len(record_steps), d)``. One jitted
+    ``lax.scan`` over the gaps between recorded steps, so ``10⁶`` steps cost one compilation.
+    ``L`` is ``β``-smooth with ``β = λ_max(XᵀX)/(4n)``; for separable data and ``η < 2/β`` the
+    iterates diverge in norm and converge in direction to the max-margin vector of
+    :func:`max_margin_svm` (Soudry et al., 2018; see :func:`logistic_gd_offset`).
+    """
+    X, y = _labels(X, y)
+    v.scalar(step_size, "step_size", positive=True)
+    ks = jnp.asarray(record_steps)
+    if ks.ndim != 1 or ks.shape[0] == 0 or not jnp.issubdtype(ks.dtype, jnp.integer):
+        raise ValueError(f"record_steps must be a non-empty 1-D integer array, got {record_steps!r}")
+    if not (bool(ks[0] >= 1) and bool(jnp.all(jnp.diff(ks) > 0))):
+        raise ValueError("record_steps must be positive and strictly increasing")
+    d = X.shape[1]
+    if w0 is None:
+        w0 = jnp.zeros(d, X.dtype)
+    else:
+        w0 = v.float_array(w0, "w0", ndim=1)
+        if w0.shape != (d,):
+            raise ValueError(f"w0 must have shape ({d},), got {w0.shape}")
+    seg = jnp.diff(ks, prepend=0).astype(jnp.int32)
+    _, hist = _logistic_gd_core(X * y[:, None], w0.astype(X.dtype), jnp.asarray(step_size, X.dtype),
+                                seg)
+    return hist
+
+
+def logistic_gd_offset(X, y, alpha, *, step_size, support_tol=1e-8) -> jax.Array:
+    """The bounded part ``w̃`` of the logistic GD iterates: ``w_k = ŵ log k + w̃ + o(1)``.
+
+    Soudry et al. (2018, Thm. 3 and its refinement): for separable data, almost every data set,
+    and step ``η`` small enough, GD on the *mean* logistic loss (:func:`logistic_gd`) satisfies
+    ``w_k − ŵ log k → w̃``, where ``ŵ = Σ_s α_s z_s`` is the max-margin vector (``z_s = y_s x_s``)
+    and, on the support vectors ``S = {s : α_s > 0}``,
+
+        (η/n) exp(−z_sᵀ w̃) = α_s,   i.e.   z_sᵀ w̃ = log(η / (n α_s))      (s ∈ S).
+
+    (With the *sum* of the losses, as in the paper, ``η/n`` becomes ``η``.) These equations fix
+    ``w̃`` on ``span{z_s}``; this function returns their minimum-norm solution, which is the
+    whole of ``w̃`` when the support vectors span ``R^d`` (the generic case ``|S| = d``).
+    ``alpha`` are the dual variables of :func:`max_margin_svm`; support vectors are the ``α_s``
+    above ``support_tol · max α``.
+    """
+    X, y = _labels(X, y)
+    alpha = v.float_array(alpha, "alpha", ndim=1)
+    v.same_dim(X, alpha, "X", "alpha", axis=0)
+    v.nonnegative(alpha, "alpha")
+    eta = v.scalar(step_size, "step_size", positive=True)
+    v.scalar(support_tol, "support_tol", positive=True)
+    a = jnp.asarray(alpha, X.dtype)
+    sv = a > support_tol * jnp.max(a)
+    if not bool(jnp.any(sv)):
+        raise ValueError("alpha must have a positive entry (no support vector)")
+    Z = (X * y[:, None])[sv]
+    rhs = jnp.log(eta / (X.shape[0] * a[sv]))
+    return jnp.linalg.pinv(Z) @ rhs

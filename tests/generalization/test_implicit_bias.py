@@ -331,3 +331,125 @@ def test_validation():
         ib.schatten_shrinkage(np.ones(3), weight_decay=0.1, depth=3, branch="local")
     with pytest.raises(ValueError, match="key"):
         ib.deep_linear_fit(0, np.ones((3, 3)), depth=2, weight_decay=0.1, n_steps=2, step_size=0.1)
+
+
+# ------------------------------------------------------ separable classification (Soudry et al.)
+
+def _two_support_data(seed, n, margin=0.5, gap=1.0):
+    """Planar data whose max-margin vector is u/margin by construction: two points on the margin
+    line {zᵀu = margin} on either side of margin·u, the others at zᵀu ≥ (1 + gap)·margin."""
+    rng = np.random.default_rng(seed)
+    th = rng.uniform(0, 2 * np.pi)
+    u, up = np.array([np.cos(th), np.sin(th)]), np.array([-np.sin(th), np.cos(th)])
+    a = rng.uniform(0.5, 1.5, 2)
+    m = rng.uniform(1 + gap, 4.0, n - 2)
+    Z = np.vstack([margin * u + a[0] * up, margin * u - a[1] * up,
+                   margin * m[:, None] * u + rng.normal(size=(n - 2, 1)) * up])
+    y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    return Z * y[:, None], y, u / margin, a
+
+
+def test_max_margin_svm_closed_forms():
+    # two points: ŵ is the min-norm point of the segment [z1, z2], rescaled to margin 1
+    X, y = np.array([[2.0, 1.0], [-1.0, 2.0]]), np.array([1.0, -1.0])
+    Z = X * y[:, None]
+    res = ib.max_margin_svm(X, y)
+    t = np.clip((Z[1] - Z[0]) @ Z[1] / np.sum((Z[1] - Z[0]) ** 2), 0, 1)
+    p = t * Z[0] + (1 - t) * Z[1]                          # closest point of conv{z1, z2} to 0
+    np.testing.assert_allclose(np.asarray(res.w_hat), p / (p @ p), rtol=1e-10)
+    # constructed planar data: ŵ = u/margin, α on the two support vectors only, α₁a₁ = α₂a₂
+    X, y, w_true, a = _two_support_data(3, 30)
+    res = ib.max_margin_svm(X, y)
+    np.testing.assert_allclose(np.asarray(res.w_hat), w_true, rtol=1e-9)
+    alpha = np.asarray(res.alpha)
+    assert np.all(alpha[2:] == 0) and np.all(alpha[:2] > 0)
+    np.testing.assert_allclose(alpha[0] * a[0], alpha[1] * a[1], rtol=1e-9)
+    np.testing.assert_allclose(alpha.sum(), w_true @ w_true, rtol=1e-9)   # Σα = ‖ŵ‖²
+
+
+def test_max_margin_svm_matches_scipy_primal(dtype):
+    from scipy.optimize import minimize
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(25, 4))
+    y = np.sign(X @ np.array([1.0, -0.5, 0.3, 0.2]))
+    X = X + 0.3 * y[:, None] * np.array([1.0, -0.5, 0.3, 0.2])          # separable with a margin
+    res = ib.max_margin_svm(X.astype(dtype), y.astype(dtype), tol=1e-5 if dtype == jnp.float32 else 1e-12)
+    assert res.w_hat.dtype == dtype
+    Z = X * y[:, None]
+    ref = minimize(lambda w: 0.5 * w @ w, np.ones(4), jac=lambda w: w, method="SLSQP",
+                   constraints=[{"type": "ineq", "fun": lambda w: Z @ w - 1, "jac": lambda w: Z}],
+                   options={"ftol": 1e-14, "maxiter": 500})
+    np.testing.assert_allclose(np.asarray(res.w_hat, float), ref.x,
+                               rtol=1e-3 if dtype == jnp.float32 else 1e-7)
+    np.testing.assert_allclose(np.asarray(res.alpha, float) @ Z, np.asarray(res.w_hat, float),
+                               rtol=1e-4 if dtype == jnp.float32 else 1e-10)
+
+
+def test_logistic_gd_matches_numpy_loop(dtype):
+    X, y, _, _ = _two_support_data(1, 12)
+    ks = np.array([1, 2, 5, 40])
+    W = np.asarray(ib.logistic_gd(X.astype(dtype), y.astype(dtype), step_size=0.7, record_steps=ks))
+    w, out, Z = np.zeros(2), [], X * y[:, None]
+    for k in range(1, 41):
+        w = w - 0.7 * (-(Z.T @ (1 / (1 + np.exp(Z @ w))))) / len(y)
+        if k in ks:
+            out.append(w.copy())
+    np.testing.assert_allclose(W, np.array(out), rtol=1e-4 if dtype == jnp.float32 else 1e-12)
+
+
+def test_logistic_gd_follows_soudry_expansion():
+    # w_k = ŵ log k + w̃ + o(1): the remainder shrinks like (log k)/k on this data (non-support
+    # margins ≥ 2, support-vector linearization contracting at rate ≥ 1)
+    X, y, w_true, _ = _two_support_data(2, 20)
+    svm = ib.max_margin_svm(X, y)
+    eta = 4 * len(y) / np.linalg.eigvalsh(X.T @ X)[-1]
+    ks = np.array([10 ** 3, 10 ** 5])
+    W = np.asarray(ib.logistic_gd(X, y, step_size=eta, record_steps=ks))
+    wt = np.asarray(ib.logistic_gd_offset(X, y, svm.alpha, step_size=eta))
+    Z = X * y[:, None]
+    np.testing.assert_allclose(eta / len(y) * np.exp(-Z[:2] @ wt), np.asarray(svm.alpha)[:2],
+                               rtol=1e-10)
+    r = np.linalg.norm(W - np.log(ks)[:, None] * w_true - wt, axis=1)
+    assert r[1] < 1e-2 * np.linalg.norm(w_true) and r[1] < r[0] / 20
+    # the summed-loss offset (η instead of η/n) is wrong for the mean loss: off by ŵ log n
+    assert np.linalg.norm(W[1] - np.log(ks[1]) * w_true - (wt - np.log(len(y)) * w_true)) > 1.0
+
+
+def test_bias_limit_closed_form_and_monte_carlo():
+    d = 300
+    # isotropic data, GD: B → E‖β*‖²(1 − 1/γ)
+    assert ib.preconditioned_bias_limit(3.0, np.ones(d), np.ones(d), np.full(d, 2.0 / d)) == \
+        pytest.approx(2.0 * (1 - 1 / 3), rel=1e-10)
+    # anisotropic Σ, additive-path P, aligned prior: against exact conditional biases of designs
+    n, s = 100, np.geomspace(4.0, 0.25, 200)
+    p, b = 1 / (0.5 * s + 0.5), s / s.sum()
+    bias, _ = ib.bias_variance_monte_carlo(jax.random.key(5), n=n, cov_eigs=s,
+                                           preconditioners=p[None], prior_eigs=b[None],
+                                           noise=0.0, reps=40)
+    bias = np.asarray(bias)[:, 0, 0]
+    lim = ib.preconditioned_bias_limit(2.0, s, p, b)
+    assert abs(bias.mean() - lim) < 4 * bias.std() / np.sqrt(40) + 3 / n * lim
+
+
+def test_classification_validation():
+    X, y = np.ones((3, 2)), np.array([1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="y"):
+        ib.max_margin_svm(X, np.array([1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="X"):
+        ib.max_margin_svm(np.zeros((3, 2)), y)
+    with pytest.raises(ValueError, match="record_steps"):
+        ib.logistic_gd(X, y, step_size=0.1, record_steps=np.array([3, 2]))
+    with pytest.raises(ValueError, match="record_steps"):
+        ib.logistic_gd(X, y, step_size=0.1, record_steps=np.array([1.5]))
+    with pytest.raises(ValueError, match="step_size"):
+        ib.logistic_gd(X, y, step_size=0.0, record_steps=np.array([1]))
+    with pytest.raises(ValueError, match="w0"):
+        ib.logistic_gd(X, y, step_size=0.1, record_steps=np.array([1]), w0=np.ones(3))
+    with pytest.raises(ValueError, match="alpha"):
+        ib.logistic_gd_offset(X, y, np.zeros(3), step_size=0.1)
+    with pytest.raises(ValueError, match="alpha"):
+        ib.logistic_gd_offset(X, y, np.ones(2), step_size=0.1)
+    with pytest.raises(ValueError, match="prior_eigs"):
+        ib.preconditioned_bias_limit(2.0, np.ones(3), np.ones(3), np.ones(2))
+    with pytest.raises(ValueError, match="gamma"):
+        ib.preconditioned_bias_limit(1.0, np.ones(3), np.ones(3), np.ones(3))
