@@ -24,8 +24,12 @@ MINJAX_REQS   = jax==$(call floor,jax) jaxlib==$(call floor,jax) numpy~=$(call f
 CORE_TESTS   := $(addprefix tests/test_,ntk.py ridgeless.py mfld.py nets.py data.py validate.py \
                 activations.py kernels.py gpu_ready.py)
 
-.PHONY: setup book test test-lib test-minjax test-notebooks test-site colab colab-check pdf bench \
-        gpu-check gpu-check-smoke clean
+# Packages installed without their dependencies, only for the static files the slides copy:
+# reveal.js (from RISE) and MathJax 2, so that the decks need no network.
+ASSET_PACKAGES := rise==5.7.1 jupyter-server-mathjax==0.2.6
+
+.PHONY: setup book test test-lib test-minjax test-notebooks test-site colab student slides colab-check pdf \
+        bench gpu-check gpu-check-smoke clean
 
 setup: $(STAMP)
 
@@ -33,6 +37,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps $(ASSET_PACKAGES)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -77,6 +82,15 @@ test-site: setup
 # Every chapter as a Colab notebook (GPU note + an install cell pinned to this commit) in _build/colab.
 colab: setup
 	$(BIN)/python book/_ext/chapters.py _build/colab
+
+# Every chapter as a student notebook (exercise solutions removed, graders kept) in _build/student.
+student: setup
+	$(BIN)/python book/_ext/student.py _build/student
+
+# One reveal.js deck per chapter in _build/slides (executed outputs from the execution cache; a
+# chapter not found there is executed first). `make book` also writes them into the site, _build/html/slides.
+slides: setup
+	$(BIN)/python book/_ext/slides.py _build/slides
 
 # Execute every Colab notebook in a fresh venv outside the checkout, with lib from a wheel.
 colab-check: setup

@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # owner/name on GitHub; the workflow sets BOOK_REPOSITORY so that a fork points at itself.
 REPOSITORY = os.environ.get("BOOK_REPOSITORY", "mathdl-book/mathematics-of-deep-learning")
 NOTEBOOKS_BRANCH = "notebooks"
+STUDENT_FOLDER = "student"     # the student notebooks, on the notebooks branch (student.py)
+SLIDES_FOLDER = "slides"       # the decks, in the site (slides.py)
 
 GPU_NOTE = (
     "This chapter runs on a CPU in about a minute. In Colab, a GPU is optional: choose "
@@ -83,14 +85,18 @@ def current_commit(root: Path = ROOT) -> str:
                           text=True, check=True).stdout.strip()
 
 
-def colab_notebook(path: Path, ref: str, nb: nbformat.NotebookNode | None = None
-                   ) -> nbformat.NotebookNode:
+def colab_notebook(path: Path, ref: str, nb: nbformat.NotebookNode | None = None,
+                   solutions: bool = True) -> nbformat.NotebookNode:
     """The chapter at ``path`` with the GPU note and the Colab set-up cell in front, its markdown
-    in plain Jupyter Markdown. ``nb``: the chapter already read, e.g. with its executed outputs
-    (default: read from ``path``, unexecuted); it is changed in place."""
+    in plain Jupyter Markdown, without the graded exercises' hidden wrong solutions (cells tagged
+    ``wrong-solution``). ``nb``: the chapter already read, e.g. with its executed outputs
+    (default: read from ``path``, unexecuted); it is changed in place. ``solutions=False`` drops the
+    exercise solutions (the student notebooks, ``student.py``)."""
     nb = nb if nb is not None else jupytext.read(path)
     nb.metadata.pop("jupytext", None)
-    plain_markdown.notebook_markdown(nb, str(Path(path).resolve().relative_to(ROOT).with_suffix("")))
+    nb.cells = [c for c in nb.cells if "wrong-solution" not in c.get("metadata", {}).get("tags", [])]
+    plain_markdown.notebook_markdown(nb, str(Path(path).resolve().relative_to(ROOT).with_suffix("")),
+                                     solutions=solutions)
     nb.metadata["colab"] = {"name": path.name.replace(".md", ".ipynb")}
     setup = colab_setup.setup_cell(colab_setup.git_spec(REPOSITORY, ref))
     nb.cells[:0] = [nbformat.v4.new_markdown_cell("**GPU optional.** " + GPU_NOTE),
@@ -147,12 +153,47 @@ def _point_colab_buttons(app, pagename, templatename, context, doctree):
     visit(context.get("header_buttons", []))
 
 
+def student_colab_url(docname: str, branch: str = NOTEBOOKS_BRANCH) -> str:
+    """The chapter's student notebook in Colab (published under ``student/`` on ``branch``)."""
+    return _colab_url(f"{STUDENT_FOLDER}/{docname}", branch)
+
+
+def slides_uri(from_docname: str, docname: str) -> str:
+    """The relative address of ``docname``'s deck (``slides/<docname>.html`` in the site) as seen
+    from the page ``from_docname``."""
+    return "../" * from_docname.count("/") + f"{SLIDES_FOLDER}/{docname}.html"
+
+
+def _slides_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{slides}`path``: a link to a chapter's deck; ``path`` relative to the page, as for ``{doc}``
+    (``{slides}`Depth <../part1/depth>``` gives the text "Depth")."""
+    match = re.fullmatch(r"\s*(?:(.*?)\s*<([^>]+)>|([^<>]+))\s*", text)
+    label, target = (match[1], match[2]) if match[2] else (None, match[3].strip())
+    env = inliner.document.settings.env
+    docname = os.path.normpath(os.path.join(os.path.dirname(env.docname), target)).replace(os.sep, "/")
+    if docname not in _notebook_docnames(env.srcdir):
+        message = inliner.reporter.error(f"slides: no chapter {target!r}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, message)], [message]
+    number = ".".join(map(str, plain_markdown.load_book(ROOT).chapter_numbers.get(docname, ())))
+    node = nodes.reference(rawtext, label or number or docname, refuri=slides_uri(env.docname, docname),
+                           classes=["slides-link"])
+    return [node], []
+
+
 def _insert_gpu_note(app, doctree):
     if app.env.docname not in _notebook_docnames(app.srcdir):
         return
     section = doctree.next_node(nodes.section)
     if section is None:
         return
+    docname = app.env.docname
+    links = nodes.paragraph(classes=["teaching-links"])
+    links += nodes.Text("For teaching: ")
+    links += nodes.reference("", "lecture slides", refuri=slides_uri(docname, docname))
+    links += nodes.Text(" · ")
+    links += nodes.reference("", "student notebook (Colab: solutions removed, exercises graded)",
+                             refuri=student_colab_url(docname, app.config.colab_notebooks_branch))
+    section.insert(1, links)
     note = nodes.admonition(classes=["tip", "gpu-optional"])
     note += nodes.title(text="GPU optional")
     paragraph = nodes.paragraph()
@@ -230,6 +271,39 @@ def _clean_downloads(app, exception):
         nbformat.write(colab_notebook(path, ref, nb), download)
 
 
+def _figure_alt_text(app, doctree):
+    """Give every image a description as alt text: a figure's caption, else the heading of the
+    section it is in (myst-nb leaves a code cell's image with its file path as alt text)."""
+    for image in doctree.findall(nodes.image):
+        alt = image.get("alt", "")
+        if alt and not re.search(r"[/\\]|\.(png|svg|jpe?g)$", alt):
+            continue
+        figure = next((a for a in _ancestors(image) if isinstance(a, nodes.figure)), None)
+        caption = figure.next_node(nodes.caption) if figure is not None else None
+        section = next((a for a in _ancestors(image) if isinstance(a, nodes.section)), None)
+        if caption is not None:
+            image["alt"] = caption.astext()
+        elif section is not None:
+            image["alt"] = f"Figure of the section “{section.next_node(nodes.title).astext()}”"
+
+
+def _ancestors(node):
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def _write_slides(app, exception):
+    """Write every chapter's deck into the site (``slides/``), from the execution cache."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import slides
+    outdir = Path(app.outdir) / SLIDES_FOLDER
+    slides.copy_assets(outdir)
+    for path in toc_notebooks(Path(app.srcdir)):
+        slides.write_deck(path, outdir)
+
+
 def setup(app):
     app.add_config_value("colab_notebooks_branch", NOTEBOOKS_BRANCH, "html")
     app.connect("config-inited", execution_cache.use_cache)
@@ -239,6 +313,9 @@ def setup(app):
     # After sphinx-book-theme's launch buttons (priority 501).
     app.connect("html-page-context", _point_colab_buttons, priority=600)
     app.connect("build-finished", _clean_downloads)
+    app.connect("build-finished", _write_slides)
+    app.connect("doctree-read", _figure_alt_text)
+    app.add_role("slides", _slides_role)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 

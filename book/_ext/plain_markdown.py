@@ -222,6 +222,18 @@ class Target:
         return f"{name} {self.number}" if self.number else name
 
 
+@dataclass(frozen=True)
+class Block:
+    """A top-level block of a chapter's markdown cell: a directive (``name``, e.g. "prf:theorem",
+    with its ``:class:`` list) or a run of text (``name`` None), and its plain Markdown; or the
+    numbered caption of a code cell's figure (``name`` "code-figure")."""
+
+    cell: int
+    name: str | None
+    classes: list[str]
+    markdown: str
+
+
 @dataclass
 class Book:
     """What conversion needs to know about the whole book."""
@@ -359,8 +371,11 @@ class _Converter:
     With ``collect=True`` it only records the page's title and labels in ``book`` (references are
     not resolved yet, and directives without a plain rendering are skipped)."""
 
-    def __init__(self, book: Book, docname: str, collect: bool = False):
+    def __init__(self, book: Book, docname: str, collect: bool = False, solutions: bool = True):
         self.book, self.docname, self.collect = book, docname, collect
+        self.solutions = solutions
+        self.blocks: list[Block] = []           # top-level blocks of the markdown cells, in order
+        self.cell_index = -1
         self.counters: dict[str, int] = {}
         self.labels: dict[str, Target] = {}     # this page's, as numbered in this conversion
         self.pending_labels: list[str] = []
@@ -387,23 +402,32 @@ class _Converter:
     def notebook(self, nb) -> None:
         """Convert the markdown cells of ``nb`` in place; add a caption cell after figure cells."""
         cells = []
-        for cell in nb.cells:
+        for self.cell_index, cell in enumerate(nb.cells):
             if cell.cell_type == "markdown":
-                cell.source = self.markdown(cell.source)
+                cell.source = self.markdown(cell.source, top=True)
             cells.append(cell)
             figure = cell.metadata.get("mystnb", {}).get("figure", {}) \
                 if cell.cell_type == "code" else {}
             if figure.get("caption"):
                 number = self.number("figure")
                 self.record(figure.get("name", ""), "figure", number, figure["caption"])
-                caption = self.inline(figure["caption"])
-                cells.append(nbformat.v4.new_markdown_cell(f"**Fig. {number}.** {caption}"))
+                caption = f"**Fig. {number}.** {self.inline(figure['caption'])}"
+                cells.append(nbformat.v4.new_markdown_cell(caption))
+                self.blocks.append(Block(self.cell_index, "code-figure", [], caption))
         nb.cells = cells
 
-    def markdown(self, text: str) -> str:
+    def markdown(self, text: str, top: bool = False) -> str:
         out = []
         for block in _split_blocks(text):
-            out.append(self.directive(block) if isinstance(block, _Directive) else self.text(block))
+            if isinstance(block, _Directive):
+                out.append(self.directive(block))
+                if top:
+                    self.blocks.append(Block(self.cell_index, block.name,
+                                             str(block.options.get("class", "")).split(), out[-1]))
+            else:
+                out.append(self.text(block))
+                if top:
+                    self.blocks.append(Block(self.cell_index, None, [], out[-1]))
         return "\n\n".join(part.strip("\n") for part in out if part.strip())
 
     def text(self, text: str) -> str:
@@ -476,6 +500,8 @@ class _Converter:
             head = "**Proof.**" + (f" ({self.inline(d.argument)})" if d.argument else "")
             return self.box(head, d.body, "dropdown" in classes)
         if name == "solution":
+            if not self.solutions:
+                return ""
             exercise = self.target(d.argument)
             summary = f"Solution to {exercise.numbered_text}" if exercise else "Solution"
             if not self.collect and exercise is None:
@@ -640,11 +666,21 @@ def myst_leftovers(markdown: str) -> list[str]:
                       flags=re.MULTILINE)
 
 
-def notebook_markdown(nb, docname: str, root: Path = ROOT):
+def notebook_markdown(nb, docname: str, root: Path = ROOT, solutions: bool = True):
     """Rewrite the markdown cells of the chapter ``docname``'s notebook ``nb`` as plain Jupyter
-    Markdown (in place; also returned)."""
-    _Converter(load_book(root), docname).notebook(nb)
+    Markdown (in place; also returned). ``solutions=False``: exercise solutions are removed."""
+    _Converter(load_book(root), docname, solutions=solutions).notebook(nb)
     return nb
+
+
+def notebook_blocks(nb, docname: str, root: Path = ROOT) -> list[Block]:
+    """Convert ``nb`` as :func:`notebook_markdown` does (solutions removed) and return its markdown
+    cells' top-level blocks in order: each directive (a theorem box, a figure, …) and each run of
+    text between them, with the plain Markdown it became. ``Block.cell`` is the cell's index in
+    ``nb`` as it was before the conversion (which inserts a caption cell after each figure cell)."""
+    converter = _Converter(load_book(root), docname, solutions=False)
+    converter.notebook(nb)
+    return converter.blocks
 
 
 def markdown(text: str, docname: str, root: Path = ROOT) -> str:
