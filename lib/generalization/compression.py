@@ -25,7 +25,21 @@ update ``R ← R − r_j r_jᵀ / (R_jj + λ)`` (``r_j`` the j-th column of ``R`
 so each step takes the ``j`` with the largest decrease ``(‖r_j‖² + θ (wᵀr_j)²) / (R_jj + λ)`` of
 ``tr R + θ wᵀ R w`` (``w``: optional output weights, the "output-aware" term). The whole loop is one
 ``lax.fori_loop``. :func:`leverage_sample` draws ``J`` instead with probabilities proportional to
-the ridge leverage scores (Bach, 2017), without replacement (Gumbel top-m).
+the ridge leverage scores without replacement (Gumbel top-m), a heuristic.
+
+Leverage-score sampling with reweighting (Bach, 2017)
+-----------------------------------------------------
+The theorem samples ``m`` units i.i.d. with probabilities ``q_j`` (``q_j = τ_j/N(λ)`` for leverage
+sampling, ``q_j = 1/p`` for uniform sampling) and reweights unit ``j`` by ``1/√(m q_j)``. A unit
+drawn ``k_j`` times then carries the weight ``s_j = k_j/(m q_j)`` (``E s_j = 1``;
+:func:`importance_weights`), and the ridge reconstruction from the reweighted units has residual
+
+    R_s = Σ − Σ S^{1/2}(S^{1/2} Σ S^{1/2} + λI)^{-1} S^{1/2} Σ = λ Σ^{1/2}(Σ^{1/2} S Σ^{1/2} + λI)^{-1}Σ^{1/2}
+
+(``S = diag(s)``), the same as :func:`residual_covariance` on the drawn units with the per-unit
+ridges ``λ/s_j`` (``weights`` argument of :func:`reconstruction_matrix`);
+:func:`reweighted_residual_norm` evaluates ``λ_max(R_s)/λ`` from the second, cancellation-free
+form, for many draws at once.
 
 :func:`prune_mlp` returns the parameters of the compressed network in the ``lib.nets`` format: the
 pruned layer keeps the columns ``J`` of its incoming weights, and the next layer's weights become
@@ -34,10 +48,12 @@ pruned layer keeps the columns ``J`` of its incoming weights, and the next layer
 
 Bounds
 ------
-:func:`parameter_count_bound` ``sqrt((W log n + log(1/δ)) / n)`` for a class of ``W`` parameters
-and :func:`compression_bound` ``sqrt(r̂) + sqrt((W_# log n + log(1/δ)) / n)`` for a network that
-compresses, with output error ``r̂`` on the sample, to one with ``W_#`` parameters (shapes of the
-bounds with absolute constants set to 1).
+:func:`parameter_count_bound` ``sqrt((W log W log n + log(1/δ)) / n)`` for a class of ``W``
+parameters (pseudo-dimension ``O(W log W)``) and :func:`compression_bound`
+``sqrt(r̂) + sqrt((W_# log W_# log n + log(1/δ)) / n)`` for a network that compresses, with output
+error ``r̂`` on the sample, to one with ``W_#`` parameters (shapes of the bounds with absolute
+constants set to 1); :func:`nonvacuous_sample_size` is the smallest ``n`` at which such a bound
+drops below 1.
 """
 from __future__ import annotations
 
@@ -45,6 +61,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import _validate as v
 from ..activations import activation_fn
@@ -52,8 +69,8 @@ from ..nets import PARAMETERIZATIONS, layer_multiplier
 
 __all__ = ["covariance", "effective_dof", "effective_dof_from_eigs", "ridge_leverage_scores",
            "select_units", "leverage_sample", "reconstruction_matrix", "residual_covariance",
-           "hidden_activations", "prune_mlp", "count_params", "parameter_count_bound",
-           "compression_bound"]
+           "importance_weights", "reweighted_residual_norm", "hidden_activations", "prune_mlp",
+           "count_params", "parameter_count_bound", "compression_bound", "nonvacuous_sample_size"]
 
 
 def _check_cov(cov, name: str = "cov") -> jax.Array:
@@ -193,30 +210,113 @@ def _check_units(units, p: int) -> jax.Array:
 
 
 @jax.jit
-def _recon(cov, units, lam):
-    m = units.shape[0]
+def _recon(cov, units, ridge):
     S_FJ = cov[:, units]
     S_JJ = S_FJ[units]
-    return jnp.linalg.solve(S_JJ + lam * jnp.eye(m, dtype=cov.dtype), S_FJ.T).T
+    return jnp.linalg.solve(S_JJ + jnp.diag(ridge), S_FJ.T).T
 
 
-def reconstruction_matrix(cov, units, *, lam) -> jax.Array:
-    """Ridge reconstruction map ``A = Σ_{FJ}(Σ_{JJ}+λI)^{-1}`` of shape ``(p, m)``: ``φ ≈ A φ_J``."""
-    cov = _check_cov(cov)
-    units = _check_units(units, cov.shape[0])
+def _unit_ridge(lam, weights, m, dtype):
     lam = _check_lam(lam)
     if lam.ndim:
         raise ValueError("lam must be a scalar")
-    return _recon(cov, units, lam.astype(cov.dtype))
+    if weights is None:
+        return jnp.full((m,), lam, dtype)
+    weights = v.float_array(weights, "weights", ndim=1)
+    if weights.shape[0] != m:
+        raise ValueError(f"weights must have one entry per unit ({m}), got {weights.shape[0]}")
+    v.positive(weights, "weights")
+    return (lam / weights).astype(dtype)
 
 
-def residual_covariance(cov, units, *, lam) -> jax.Array:
-    """``R_J = Σ − Σ_{FJ}(Σ_{JJ}+λI)^{-1}Σ_{JF}``; ``tr R_J`` is the regularized reconstruction
-    error ``min_A E‖φ − Aφ_J‖² + λ‖A‖_F²`` and ``wᵀR_J w`` bounds ``E[(wᵀφ − wᵀAφ_J)²]``."""
+def reconstruction_matrix(cov, units, *, lam, weights=None) -> jax.Array:
+    """Ridge reconstruction map ``A = Σ_{FJ}(Σ_{JJ}+λ diag(1/s))^{-1}`` of shape ``(p, m)``:
+    ``φ ≈ A φ_J``. ``weights = s`` (length m, ``> 0``) are the sampling weights of the kept units
+    (:func:`importance_weights`; unit j reweighted by ``√s_j``, ridge ``λ/s_j``); default ``s = 1``."""
     cov = _check_cov(cov)
-    A = reconstruction_matrix(cov, units, lam=lam)
+    units = _check_units(units, cov.shape[0])
+    ridge = _unit_ridge(lam, weights, units.shape[0], cov.dtype)
+    return _recon(cov, units, ridge)
+
+
+def residual_covariance(cov, units, *, lam, weights=None) -> jax.Array:
+    """``R_J = Σ − Σ_{FJ}(Σ_{JJ}+λ diag(1/s))^{-1}Σ_{JF}`` (``s = weights``, default 1); ``tr R_J``
+    is the regularized reconstruction error ``min_A E‖φ − Aφ_J‖² + λ‖A‖_F²`` and ``wᵀR_J w``
+    bounds ``E[(wᵀφ − wᵀAφ_J)²]``."""
+    cov = _check_cov(cov)
+    A = reconstruction_matrix(cov, units, lam=lam, weights=weights)
     units = jnp.asarray(units)
     return cov - A @ cov[units, :]
+
+
+@partial(jax.jit, static_argnames=("m", "n_draws"))
+def _importance(key, probs, m, n_draws):
+    p = probs.shape[0]
+    draws = jax.random.choice(key, p, (n_draws, m), replace=True, p=probs)
+    counts = jax.vmap(lambda d: jnp.zeros(p, probs.dtype).at[d].add(1.0))(draws)
+    safe = jnp.where(probs > 0, probs, 1.0)
+    return counts / (m * safe)
+
+
+def importance_weights(key, probs, m: int, *, n_draws: int = 1) -> jax.Array:
+    """Weights ``s_j = k_j/(m q_j)`` of ``m`` i.i.d. draws of units with probabilities ``q = probs``
+    (``k_j``: times unit j is drawn; ``E s_j = 1``), for ``n_draws`` independent samples: shape
+    ``(n_draws, p)``. ``probs`` (1-D, ``>= 0``) is normalized to sum 1. Leverage sampling:
+    ``probs = ridge_leverage_scores(cov, lam)``; uniform sampling: ``probs = ones(p)``."""
+    key = v.key(key)
+    probs = v.float_array(probs, "probs", ndim=1)
+    v.nonnegative(probs, "probs")
+    total = float(jnp.sum(probs)) if not v.is_tracer(probs) else None
+    if total is not None and total <= 0:
+        raise ValueError("probs must have a positive sum")
+    m = v.integer(m, "m", minimum=1)
+    n_draws = v.integer(n_draws, "n_draws", minimum=1)
+    return _importance(key, probs / jnp.sum(probs), m, n_draws)
+
+
+@jax.jit
+def _reweighted_norm(Z, mu, weights, lam):
+    half = jnp.sqrt(mu)
+    eye = jnp.eye(mu.shape[0], dtype=Z.dtype)
+
+    def one(s):
+        G = Z.T @ (s[:, None] * Z) + lam * eye               # M^{1/2} U_rᵀ S U_r M^{1/2} + λI
+        L = jax.scipy.linalg.cholesky(G, lower=True)
+        B = jax.scipy.linalg.solve_triangular(L, jnp.diag(half), lower=True)
+        return jnp.linalg.eigvalsh(B.T @ B)[-1]
+
+    return jax.vmap(one)(weights)
+
+
+def reweighted_residual_norm(cov, weights, *, lam, cutoff: float = 1e-3) -> jax.Array:
+    """``ρ = λ_max(R_s)/λ`` for the residual ``R_s = λ Σ^{1/2}(Σ^{1/2} S Σ^{1/2} + λI)^{-1}Σ^{1/2}``
+    of the ridge reconstruction from units reweighted by ``√s_j`` (``S = diag(s)``,
+    ``s = weights`` of shape ``(p,)`` or ``(n_draws, p)``, ``>= 0``; units with ``s_j = 0`` are not
+    kept). ``R_s = Σ − Σ S^{1/2}(S^{1/2}ΣS^{1/2}+λI)^{-1}S^{1/2}Σ`` equals
+    :func:`residual_covariance` on the kept units with ``weights``; ``R_s ⪯ cλI`` iff ``ρ <= c``.
+
+    Computed in the span of the eigenvectors of ``Σ`` with eigenvalue ``μ_k >= cutoff · λ``
+    (``r`` of them; an ``r × r`` problem per draw): ``ρ_r = λ_max(M_r^{1/2}(Z_rᵀSZ_r + λI)^{-1}M_r^{1/2})``,
+    ``Z_r = U_r M_r^{1/2}``. Since ``R_s = (S/λ + Σ^{-1})^{-1}`` is operator-monotone in ``Σ``,
+    ``ρ_r <= ρ`` exactly; dropping directions with ``μ_k < cutoff·λ`` lowers ρ by ``O(cutoff)``
+    for a decaying spectrum (tested). ``cutoff = 0`` keeps every positive eigenvalue."""
+    cov = _check_cov(cov)
+    weights = v.float_array(weights, "weights", ndim=(1, 2))
+    if weights.shape[-1] != cov.shape[0]:
+        raise ValueError(f"weights must have p = {cov.shape[0]} entries per draw, "
+                         f"got {weights.shape[-1]}")
+    v.nonnegative(weights, "weights")
+    lam = _check_lam(lam, positive=True)
+    if lam.ndim:
+        raise ValueError("lam must be a scalar")
+    cutoff = v.scalar(cutoff, "cutoff", nonnegative=True)
+    mu, U = jnp.linalg.eigh(cov)
+    floor = max(cutoff * float(lam), float(jnp.finfo(cov.dtype).eps) * float(mu[-1]))
+    keep = np.asarray(mu) > floor
+    Z = U[:, keep] * jnp.sqrt(mu[keep])
+    out = _reweighted_norm(Z, mu[keep], jnp.atleast_2d(weights).astype(cov.dtype),
+                           lam.astype(cov.dtype))
+    return out if weights.ndim == 2 else out[0]
 
 
 def _check_mlp(params, layer: int):
@@ -280,19 +380,67 @@ def count_params(widths) -> int:
     return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
 
 
-def parameter_count_bound(n_params, n, *, delta: float = 0.05) -> jax.Array:
-    """``sqrt((W log n + log(1/δ)) / n)``: the shape of a uniform (VC / pseudo-dimension)
-    generalization bound for a class with ``W = n_params`` parameters (constants set to 1)."""
+def _check_W(n_params):
     W = v.float_array(n_params, "n_params", ndim=(0, 1))
-    v.positive(W, "n_params")
+    if not v.is_tracer(W):
+        with jax.ensure_compile_time_eval():
+            ok = bool(jnp.all(W >= 2))
+        if not ok:
+            raise ValueError("n_params must be >= 2")
+    return W
+
+
+def parameter_count_bound(n_params, n, *, delta: float = 0.05) -> jax.Array:
+    """``sqrt((W log W · log n + log(1/δ)) / n)``: the shape of a uniform pseudo-dimension
+    generalization bound for a class of piecewise-linear networks with ``W = n_params >= 2``
+    parameters (pseudo-dimension ``O(W log W)`` at fixed depth; constants set to 1)."""
+    W = _check_W(n_params)
     n = v.integer(n, "n", minimum=2)
     delta = v.scalar(delta, "delta", positive=True, upper=1.0)
-    return jnp.sqrt((W * jnp.log(n) + jnp.log(1.0 / delta)) / n)
+    return jnp.sqrt((W * jnp.log(W) * jnp.log(n) + jnp.log(1.0 / delta)) / n)
 
 
 def compression_bound(recon_error, n_params_compressed, n, *, delta: float = 0.05) -> jax.Array:
-    """``sqrt(r̂) + sqrt((W_# log n + log(1/δ)) / n)``: bias (output error ``r̂ = recon_error`` of the
-    compressed net on the sample) plus the parameter-count bound of the compressed class."""
+    """``sqrt(r̂) + sqrt((W_# log W_# · log n + log(1/δ)) / n)``: bias (output error
+    ``r̂ = recon_error`` of the compressed net on the sample) plus the parameter-count bound of the
+    compressed class (constants set to 1)."""
     r = v.float_array(recon_error, "recon_error", ndim=(0, 1))
     v.nonnegative(r, "recon_error")
     return jnp.sqrt(r) + parameter_count_bound(n_params_compressed, n, delta=delta)
+
+
+def nonvacuous_sample_size(n_params, *, recon_error=0.0, delta: float = 0.05) -> jax.Array:
+    """Smallest ``n >= 3`` (real-valued) with ``sqrt(r̂) + sqrt((W log W log n + log(1/δ))/n) <= 1``
+    (``r̂ = recon_error < 1``, ``W = n_params``; the bound of :func:`compression_bound`, or of
+    :func:`parameter_count_bound` for ``r̂ = 0``), by bisection on ``log n`` (the bound decreases
+    in ``n`` for ``n >= 3``); ``r̂`` is held fixed, though in practice it changes with ``n``."""
+    W = _check_W(n_params)
+    r = v.float_array(recon_error, "recon_error", ndim=(0, 1))
+    v.nonnegative(r, "recon_error")
+    if not v.is_tracer(r):
+        with jax.ensure_compile_time_eval():
+            if bool(jnp.any(r >= 1)):
+                raise ValueError("recon_error must be < 1 (otherwise no n makes the bound < 1)")
+    delta = v.scalar(delta, "delta", positive=True, upper=1.0)
+    W, r = jnp.broadcast_arrays(W, r.astype(W.dtype))
+    return _nonvacuous(W, r, jnp.asarray(jnp.log(1.0 / delta), W.dtype))
+
+
+@jax.jit
+def _nonvacuous(W, r, log_inv_delta):
+    target = (1.0 - jnp.sqrt(r)) ** 2
+
+    def excess(log_n):       # > 0 while the complexity term is above its budget (1 - √r̂)²
+        n = jnp.exp(log_n)
+        return (W * jnp.log(W) * log_n + log_inv_delta) / n - target
+
+    def body(_, bracket):
+        lo, hi = bracket
+        mid = (lo + hi) / 2
+        above = excess(mid) > 0
+        return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
+
+    lo = jnp.full_like(W, jnp.log(3.0))
+    hi = jnp.full_like(W, 80.0)
+    lo, hi = jax.lax.fori_loop(0, 100, body, (lo, hi))
+    return jnp.exp(hi)

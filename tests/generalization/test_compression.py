@@ -1,6 +1,8 @@
 """lib.generalization.compression: effective dof against the eigenvalue formula, leverage scores, the greedy
 selection against a brute-force NumPy implementation, exactness of the ridge reconstruction,
-the pruned forward pass against a direct computation, the bounds, and input validation."""
+the pruned forward pass against a direct computation, the reweighted (importance-sampled) residual
+against its defining ridge formula, Bach's leverage-sampling guarantee and the Eckart–Young floor on
+a power-law layer, the bounds and their non-vacuous sample size, and input validation."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -152,9 +154,76 @@ def test_bounds_and_param_count():
     assert cp.count_params([20, 64, 1]) == 21 * 64 + 65
     n = 1000
     b = cp.parameter_count_bound(100, n, delta=0.05)
-    np.testing.assert_allclose(b, np.sqrt((100 * np.log(n) + np.log(20)) / n), rtol=1e-12)
+    np.testing.assert_allclose(b, np.sqrt((100 * np.log(100) * np.log(n) + np.log(20)) / n),
+                               rtol=1e-12)
     c = cp.compression_bound(0.04, 100, n, delta=0.05)
     np.testing.assert_allclose(c, 0.2 + b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("W,r", [(2.0, 0.0), (177.0, 0.01), (24_000.0, 0.0), (500.0, 0.5)])
+def test_nonvacuous_sample_size_solves_bound_equal_one(W, r):
+    n_star = float(cp.nonvacuous_sample_size(W, recon_error=r, delta=0.05))
+    f = lambda n: np.sqrt(r) + np.sqrt((W * np.log(W) * np.log(n) + np.log(20)) / n)
+    np.testing.assert_allclose(f(n_star), 1.0, rtol=1e-9)
+    assert f(0.99 * n_star) > 1.0 > f(1.01 * n_star)
+
+
+def test_importance_weights_are_unbiased_counts():
+    probs = jnp.array([0.5, 0.3, 0.2, 0.0])
+    s = np.asarray(cp.importance_weights(jax.random.key(0), probs, 7, n_draws=4000))
+    assert s.shape == (4000, 4)
+    counts = s * 7 * np.asarray([0.5, 0.3, 0.2, 1.0])           # k_j = s_j m q_j
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
+    np.testing.assert_allclose(counts.sum(1), 7.0)
+    assert np.all(s[:, 3] == 0)
+    # E s_j = 1 for q_j > 0; sd of s_j is sqrt((1 - q_j)/(m q_j)), 4 standard errors
+    sd = np.sqrt((1 - np.array([0.5, 0.3, 0.2])) / (7 * np.array([0.5, 0.3, 0.2])))
+    np.testing.assert_allclose(s[:, :3].mean(0), 1.0, atol=4 * sd.max() / np.sqrt(4000))
+
+
+def test_reweighted_residual_norm_matches_direct_residual():
+    cov = cp.covariance(_features(13, n=300, p=15))
+    lam = 0.02 * float(jnp.trace(cov))
+    tau = cp.ridge_leverage_scores(cov, lam)
+    s = cp.importance_weights(jax.random.key(4), tau, 6, n_draws=3)
+    rho = np.asarray(cp.reweighted_residual_norm(cov, s, lam=lam, cutoff=0.0))
+    rho_cut = np.asarray(cp.reweighted_residual_norm(cov, s, lam=lam))
+    for k, sk in enumerate(np.asarray(s)):
+        J = np.nonzero(sk)[0]
+        R = np.asarray(cp.residual_covariance(cov, jnp.asarray(J), lam=lam, weights=sk[J]))
+        # direct ridge residual Σ − Σ_FJ(Σ_JJ + λ diag(1/s_J))^{-1}Σ_JF, from its definition
+        S = np.asarray(cov)
+        R_np = S - S[:, J] @ np.linalg.solve(S[np.ix_(J, J)] + lam * np.diag(1 / sk[J]), S[J, :])
+        np.testing.assert_allclose(R, R_np, atol=1e-10 * np.abs(S).max())
+        np.testing.assert_allclose(rho[k], np.linalg.eigvalsh(R_np)[-1] / lam, rtol=1e-8)
+    # truncation to eigenvalues >= 1e-3 λ: a lower bound, and close
+    assert np.all(rho_cut <= rho * (1 + 1e-10))
+    np.testing.assert_allclose(rho_cut, rho, rtol=1e-2)
+    # all units with unit weight: R = λΣ(Σ+λ)^{-1}, so ρ = μ_1/(μ_1+λ)
+    mu1 = float(np.linalg.eigvalsh(np.asarray(cov))[-1])
+    np.testing.assert_allclose(cp.reweighted_residual_norm(cov, jnp.ones(15), lam=lam, cutoff=0.0),
+                               mu1 / (mu1 + lam), rtol=1e-8)
+
+
+def test_leverage_sampling_theorem_on_a_power_law_layer():
+    # Bach (2017, Prop. 1): m >= 5 N log(16 N / δ) leverage draws give R ⪯ 4λ w.p. >= 1 − δ;
+    # and no m-unit reconstruction beats λ_max(R) >= μ_{m+1} (Eckart–Young)
+    p = 60
+    U = np.linalg.qr(np.asarray(jax.random.normal(jax.random.key(5), (p, p), dtype=jnp.float64)))[0]
+    mu = np.arange(1, p + 1) ** -2.0
+    cov = jnp.asarray((U * mu) @ U.T)
+    lam, delta = 1e-3, 0.1
+    tau = cp.ridge_leverage_scores(cov, lam)
+    N = float(jnp.sum(tau))
+    m = int(np.ceil(5 * N * np.log(16 * N / delta)))
+    rho = np.asarray(cp.reweighted_residual_norm(
+        cov, cp.importance_weights(jax.random.key(6), tau, m, n_draws=40), lam=lam, cutoff=0.0))
+    assert np.mean(rho > 4) <= delta
+    m_small = int(N // 4)
+    rho_small = np.asarray(cp.reweighted_residual_norm(
+        cov, cp.importance_weights(jax.random.key(7), tau, m_small, n_draws=40), lam=lam,
+        cutoff=0.0))
+    assert np.all(rho_small >= mu[m_small] / lam * (1 - 1e-8))
 
 
 def test_input_validation():
@@ -184,3 +253,13 @@ def test_input_validation():
         cp.compression_bound(-1.0, 10, 100)
     with pytest.raises(ValueError, match="delta"):
         cp.parameter_count_bound(10, 100, delta=0.0)
+    with pytest.raises(ValueError, match="n_params"):
+        cp.parameter_count_bound(1, 100)
+    with pytest.raises(ValueError, match="recon_error"):
+        cp.nonvacuous_sample_size(100, recon_error=1.0)
+    with pytest.raises(ValueError, match="probs"):
+        cp.importance_weights(jax.random.key(0), -jnp.ones(3), 2)
+    with pytest.raises(ValueError, match="weights"):
+        cp.reweighted_residual_norm(cov, jnp.ones(4), lam=0.1)
+    with pytest.raises(ValueError, match="weights"):
+        cp.reconstruction_matrix(cov, jnp.array([0, 1]), lam=0.1, weights=jnp.array([1.0, 0.0]))
