@@ -13,9 +13,18 @@ error floor left by finitely many particles and a finite step — is exact
 
 MMD density estimation
 ----------------------
-``F(μ) = ½ MMD²(μ, ν_data)`` with the Gaussian kernel of :func:`lib.kernels.gaussian_kernel` is a
-squared RKHS norm of a linear function of ``μ``, hence convex; its drift
-(:func:`mmd_drift`) makes the particles attract the data and repel each other.
+``F(μ) = ½ MMD²(g_s ∗ μ, ν_data)`` with the Gaussian kernel of :func:`lib.kernels.gaussian_kernel`
+and a Gaussian smoothing density ``g_s`` (``s = 0``: no smoothing) is a squared RKHS norm of a
+linear function of ``μ``, hence convex; its drift (:func:`mmd_drift`) makes the particles attract
+the data and repel each other. In one dimension the self-consistent minimizer
+``μ* ∝ exp(−δF/δμ(μ*)/λ)`` of ``F + λ Ent`` is computed on a grid by
+:func:`mmd_gibbs_density_1d`, independently of the particles.
+
+A bounded mean-field neuron
+---------------------------
+:func:`bounded_two_layer_drift` is the MFLD drift of the network ``f_μ(x) = ∫ R tanh(a) tanh(wᵀx) dμ``,
+whose neuron is bounded by ``R`` — the setting in which the proximal Gibbs measures satisfy a
+uniform log-Sobolev inequality by Holley–Stroock.
 """
 from __future__ import annotations
 
@@ -30,7 +39,8 @@ from .. import _validate as v
 from .. import kernels
 
 __all__ = ["quadratic_mean_field_drift", "QuadraticMeanFieldDrift", "quadratic_mean_field_gap",
-           "quadratic_mean_field_floor", "mmd2", "mmd_drift", "MMDDrift"]
+           "quadratic_mean_field_floor", "mmd2", "mmd_drift", "MMDDrift", "mmd_gibbs_density_1d",
+           "bounded_two_layer_output", "bounded_two_layer_drift", "BoundedTwoLayerDrift"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -141,55 +151,203 @@ def quadratic_mean_field_floor(n_particles: int, dim: int, *, step_size, couplin
 # MMD density estimation
 # ------------------------------------------------------------------------------------------------
 
+def _smoothed(bandwidth, smoothing, copies, dim):
+    """Bandwidth and prefactor of ``E k(x + sξ_1 + … + sξ_c, x')`` (``c = copies`` independent
+    ``N(0, s² I)`` shifts): a Gaussian kernel of bandwidth ``√(h² + c s²)`` times
+    ``(h²/(h² + c s²))^{p/2}``."""
+    bw2 = bandwidth ** 2 + copies * smoothing ** 2
+    return jnp.sqrt(bw2), (bandwidth ** 2 / bw2) ** (dim / 2)
+
+
 @jax.jit
-def _mmd2(x, y, bandwidth):
-    k = partial(kernels.gaussian_kernel, bandwidth=bandwidth)
-    return jnp.mean(k(x, x)) + jnp.mean(k(y, y)) - 2 * jnp.mean(k(x, y))
+def _mmd2(x, y, bandwidth, smoothing):
+    p = x.shape[1]
+    h2, c2 = _smoothed(bandwidth, smoothing, 2, p)
+    h1, c1 = _smoothed(bandwidth, smoothing, 1, p)
+    k = kernels.gaussian_kernel
+    return (c2 * jnp.mean(k(x, x, bandwidth=h2)) + jnp.mean(k(y, y, bandwidth=bandwidth))
+            - 2 * c1 * jnp.mean(k(x, y, bandwidth=h1)))
 
 
-def mmd2(x, y, *, bandwidth) -> jax.Array:
-    """Squared maximum mean discrepancy of the empirical measures of ``x (N, p)`` and ``y (M, p)``
-    with the Gaussian kernel ``k(u, v) = exp(−‖u − v‖²/(2h²))`` (``h = bandwidth``;
-    :func:`lib.kernels.gaussian_kernel`), V-statistic:
+def mmd2(x, y, *, bandwidth, smoothing=0.0) -> jax.Array:
+    """Squared maximum mean discrepancy ``MMD²(g_s ∗ μ_x, μ_y)`` between the empirical measure of
+    ``x (N, p)`` smoothed by the Gaussian density ``g_s = N(0, s² I)`` (``s = smoothing ≥ 0``) and
+    the empirical measure of ``y (M, p)``, for the Gaussian kernel
+    ``k(u, v) = exp(−‖u − v‖²/(2h²))`` (``h = bandwidth``; :func:`lib.kernels.gaussian_kernel`),
+    V-statistic. Integrating the Gaussians out in closed form,
 
-        MMD²(μ_x, μ_y) = (1/N²) Σ k(x_i, x_j) + (1/M²) Σ k(y_l, y_m) − (2/NM) Σ k(x_i, y_l) ≥ 0.
+        MMD² = c₂ (1/N²) Σ k_{h₂}(x_i, x_j) + (1/M²) Σ k_h(y_l, y_m) − 2 c₁ (1/NM) Σ k_{h₁}(x_i, y_l),
+
+    ``h_c² = h² + c s²``, ``c_c = (h²/h_c²)^{p/2}``; ``s = 0`` is the plain MMD² of the two samples.
     """
     x, y = v.points(x, y, "x", "y")
     h = v.scalar(bandwidth, "bandwidth", positive=True)
-    return _mmd2(x, y, jnp.asarray(h, x.dtype))
+    s = v.scalar(smoothing, "smoothing", nonnegative=True)
+    return _mmd2(x, y, jnp.asarray(h, x.dtype), jnp.asarray(s, x.dtype))
+
+
+def _mmd_potential_grad(particles, data, bandwidth, smoothing):
+    """``∇_x [∫ k̃₂(x, x') dμ_X(x') − (1/M) Σ_l k̃₁(x, z_l)]`` at the particles (``k̃_c`` the smoothed
+    kernels of :func:`_smoothed`)."""
+    p = particles.shape[1]
+
+    def grad_mean_kernel(points, copies):
+        h, c = _smoothed(bandwidth, smoothing, copies, p)
+        K = kernels.gaussian_kernel(particles, points, bandwidth=h)     # (N, M)
+        # ∇_x (1/M) Σ_l k(x, z_l) = −(1/(M h²)) Σ_l k(x, z_l) (x − z_l)
+        return -c * (K.sum(1)[:, None] * particles - K @ points) / (points.shape[0] * h ** 2)
+    return grad_mean_kernel(particles, 2) - grad_mean_kernel(data, 1)
 
 
 @jax.jit
-def _mmd_drift(particles, data, bandwidth, reg):
-    def grad_mean_kernel(points):
-        K = kernels.gaussian_kernel(particles, points, bandwidth=bandwidth)     # (N, M)
-        # ∇_x (1/M) Σ_l k(x, z_l) = −(1/(M h²)) Σ_l k(x, z_l) (x − z_l)
-        return -(K.sum(1)[:, None] * particles - K @ points) / (points.shape[0] * bandwidth ** 2)
-    return grad_mean_kernel(particles) - grad_mean_kernel(data) + reg * particles
+def _mmd_drift(particles, data, bandwidth, smoothing, reg):
+    return _mmd_potential_grad(particles, data, bandwidth, smoothing) + reg * particles
 
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class MMDDrift:
-    """MFLD drift of ``½ MMD²(μ, data) + reg ∫‖x‖²/2 dμ`` (built by :func:`mmd_drift`)."""
+    """MFLD drift of ``½ MMD²(g_s ∗ μ, data) + reg ∫‖x‖²/2 dμ`` (built by :func:`mmd_drift`)."""
     data: jax.Array
     bandwidth: jax.Array
     reg: jax.Array
+    smoothing: jax.Array
 
     def __call__(self, particles):
-        return _mmd_drift(particles, self.data, self.bandwidth, self.reg)
+        return _mmd_drift(particles, self.data, self.bandwidth, self.smoothing, self.reg)
 
 
-def mmd_drift(data, *, bandwidth, reg=0.0) -> MMDDrift:
-    """Drift for MMD density estimation with MFLD: ``F(μ) = ½ MMD²(μ, ν_data) + reg ∫‖x‖²/2 dμ``,
-    convex in ``μ`` (a squared norm of the linear map ``μ ↦ ∫k(·, x) dμ``), with
+def mmd_drift(data, *, bandwidth, reg=0.0, smoothing=0.0) -> MMDDrift:
+    """Drift for MMD density estimation with MFLD: ``F(μ) = ½ MMD²(g_s ∗ μ, ν_data) + reg ∫‖x‖²/2 dμ``
+    (``g_s = N(0, s² I)``, ``s = smoothing``; the density estimate is ``g_s ∗ μ``), convex in ``μ``
+    (a squared norm of the linear map ``μ ↦ ∫k(·, x) d(g_s ∗ μ)(x)``), with
 
-        ∇ δF/δμ(μ, x) = ∇_x [ ∫k(x, x') dμ(x') − (1/M) Σ_l k(x, z_l) ] + reg · x
+        ∇ δF/δμ(μ, x) = ∇_x [ c₂ ∫k_{h₂}(x, x') dμ(x') − c₁ (1/M) Σ_l k_{h₁}(x, z_l) ] + reg · x
 
-    for the Gaussian kernel of :func:`mmd2` and data ``z_l`` (rows of ``data``). At the empirical
-    measure of the particles this is ``N · ∇_{X_i}`` of ``½ mmd2(X, data) + reg·mean ‖X_i‖²/2``.
+    for the Gaussian kernel and constants of :func:`mmd2` and data ``z_l`` (rows of ``data``). At
+    the empirical measure of the particles this is ``N · ∇_{X_i}`` of
+    ``½ mmd2(X, data, smoothing=s) + reg·mean ‖X_i‖²/2``.
     """
     data = v.float_array(data, "data", ndim=2)
     h = v.scalar(bandwidth, "bandwidth", positive=True)
     reg = v.scalar(reg, "reg", nonnegative=True)
-    return MMDDrift(data, jnp.asarray(h, data.dtype), jnp.asarray(reg, data.dtype))
+    s = v.scalar(smoothing, "smoothing", nonnegative=True)
+    return MMDDrift(data, jnp.asarray(h, data.dtype), jnp.asarray(reg, data.dtype),
+                    jnp.asarray(s, data.dtype))
+
+
+@partial(jax.jit, static_argnames="n_iter")
+def _mmd_gibbs_1d(grid, data, h, s, reg, lam, damping, n_iter):
+    dx = grid[1] - grid[0]
+    h2, c2 = _smoothed(h, s, 2, 1)
+    h1, c1 = _smoothed(h, s, 1, 1)
+    K2 = c2 * jnp.exp(-(grid[:, None] - grid[None, :]) ** 2 / (2 * h2 ** 2))
+    attract = c1 * jnp.mean(jnp.exp(-(grid[:, None] - data[None, :]) ** 2 / (2 * h1 ** 2)), axis=1)
+    base = -attract + 0.5 * reg * grid ** 2
+
+    def gibbs(rho):
+        log_q = -(K2 @ rho * dx + base) / lam
+        q = jnp.exp(log_q - log_q.max())
+        return q / (q.sum() * dx)
+
+    rho0 = gibbs(jnp.zeros_like(grid))
+    rho = jax.lax.fori_loop(0, n_iter, lambda _, r: (1 - damping) * r + damping * gibbs(r), rho0)
+    return rho, jnp.max(jnp.abs(gibbs(rho) - rho)) * dx * grid.shape[0]
+
+
+def mmd_gibbs_density_1d(grid, data, *, bandwidth, temperature, reg=0.0, smoothing=0.0,
+                         damping=0.3, n_iter: int = 3000):
+    """Minimizer ``μ*`` of ``½ MMD²(g_s ∗ μ, ν_data) + reg ∫x²/2 dμ + λ ∫ μ log μ`` in one dimension,
+    as a density on the uniform ``grid``: the solution of the self-consistency equation
+
+        μ*(x) ∝ exp(−(1/λ) [c₂ ∫k_{h₂}(x, x') μ*(x') dx' − c₁ (1/M) Σ_l k_{h₁}(x, z_l) + reg x²/2])
+
+    (``μ* = p_{μ*}``; constants of :func:`mmd2`), found by the damped fixed-point iteration
+    ``ρ ← (1 − ω) ρ + ω p_ρ`` (``ω = damping``) with Riemann sums on the grid. The objective is
+    strictly convex, so the fixed point is unique. Returns ``(density, residual)``: the density on
+    the grid (Riemann sum 1) and ``max |p_ρ − ρ| / mean ρ`` of the last iterate, to check
+    convergence. The grid must be uniform and cover the mass.
+    """
+    grid = v.float_array(grid, "grid", ndim=1)
+    data = v.float_array(data, "data", ndim=1)
+    if grid.shape[0] < 3:
+        raise ValueError(f"grid must have at least 3 points, got {grid.shape[0]}")
+    h = v.scalar(bandwidth, "bandwidth", positive=True)
+    lam = v.scalar(temperature, "temperature", positive=True)
+    reg = v.scalar(reg, "reg", nonnegative=True)
+    s = v.scalar(smoothing, "smoothing", nonnegative=True)
+    omega = v.scalar(damping, "damping", positive=True, upper=1.0)
+    n_iter = v.integer(n_iter, "n_iter", minimum=1)
+    dtype = jnp.result_type(grid.dtype, data.dtype)
+    a = lambda x: jnp.asarray(x, dtype)  # noqa: E731
+    return _mmd_gibbs_1d(grid.astype(dtype), data.astype(dtype), a(h), a(s), a(reg), a(lam),
+                         a(omega), n_iter)
+
+
+# ------------------------------------------------------------------------------------------------
+# a bounded mean-field neuron
+# ------------------------------------------------------------------------------------------------
+
+def _bounded_parts(particles, X, amplitude):
+    a, W = particles[:, 0], particles[:, 1:]
+    feats = jnp.tanh(W @ X.T)                                              # (N, n)
+    return a, feats, amplitude * jnp.tanh(a) @ feats / particles.shape[0]
+
+
+@jax.jit
+def _bounded_output(particles, X, amplitude):
+    return _bounded_parts(particles, X, amplitude)[2]
+
+
+def bounded_two_layer_output(particles, X, *, amplitude) -> jax.Array:
+    """Output ``f_μ(x_i) = (1/N) Σ_j R tanh(a_j) tanh(w_jᵀ x_i)`` of the bounded mean-field network
+    (``R = amplitude``; rows of ``particles (N, 1 + d)`` are ``θ_j = (a_j, w_j)``), shape ``(n,)``.
+    Every neuron ``h_θ(x) = R tanh(a) tanh(wᵀx)`` satisfies ``|h_θ| ≤ R``."""
+    P = v.float_array(particles, "particles", ndim=2)
+    X = v.float_array(X, "X", ndim=2)
+    if P.shape[1] != X.shape[1] + 1:
+        raise ValueError(f"particles must have shape (N, 1 + d) = (N, {X.shape[1] + 1}), got {P.shape}")
+    R = v.scalar(amplitude, "amplitude", positive=True)
+    dtype = jnp.result_type(P.dtype, X.dtype)
+    return _bounded_output(P.astype(dtype), X.astype(dtype), jnp.asarray(R, dtype))
+
+
+@jax.jit
+def _bounded_drift(particles, X, y, amplitude, reg):
+    a, feats, f = _bounded_parts(particles, X, amplitude)
+    g = (f - y) / X.shape[0]                                               # ∂ℓ/∂f / n
+    ta = jnp.tanh(a)
+    grad_a = amplitude * (1 - ta ** 2) * (feats @ g) + reg * a
+    grad_w = (amplitude * ta)[:, None] * (((1 - feats ** 2) * g) @ X) + reg * particles[:, 1:]
+    return jnp.concatenate([grad_a[:, None], grad_w], axis=1)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class BoundedTwoLayerDrift:
+    """MFLD drift of the bounded mean-field network (built by :func:`bounded_two_layer_drift`)."""
+    X: jax.Array
+    y: jax.Array
+    amplitude: jax.Array
+    reg: jax.Array
+
+    def __call__(self, particles):
+        return _bounded_drift(particles, self.X, self.y, self.amplitude, self.reg)
+
+
+def bounded_two_layer_drift(X, y, *, amplitude, reg) -> BoundedTwoLayerDrift:
+    """MFLD drift ``∇_θ δF/δμ(μ_X, θ_j)`` for
+    ``F(μ) = (1/2n) Σ_i (f_μ(x_i) − y_i)² + reg ∫‖θ‖²/2 dμ`` with the bounded network of
+    :func:`bounded_two_layer_output`. With ``g_i = (f_μ(x_i) − y_i)/n`` and ``t_{ij} = tanh(w_jᵀx_i)``,
+
+        ∂_a = R (1 − tanh² a_j) Σ_i g_i t_ij + reg a_j,    ∂_w = R tanh(a_j) Σ_i g_i (1 − t_ij²) x_i + reg w_j.
+
+    The data part ``Σ_i g_i h_θ(x_i)`` of the first variation is bounded by ``R (R + max|y|)``, so
+    the proximal Gibbs measures are bounded perturbations of ``N(0, (λ/reg) I)``.
+    """
+    X, y = v.samples(X, y)
+    R = v.scalar(amplitude, "amplitude", positive=True)
+    reg = v.scalar(reg, "reg", nonnegative=True)
+    dtype = jnp.result_type(X.dtype, y.dtype)
+    return BoundedTwoLayerDrift(X.astype(dtype), y.astype(dtype), jnp.asarray(R, dtype),
+                                jnp.asarray(reg, dtype))

@@ -118,7 +118,102 @@ def test_mmd2_against_numpy_and_drift_against_autodiff():
                                rtol=1e-9, atol=1e-12)
 
 
+def test_smoothed_mmd2_against_monte_carlo_and_drift_against_autodiff():
+    """MMD²(g_s ∗ μ_x, μ_z) with the Gaussians integrated out in closed form vs an average over
+    many independent smoothing draws (x_i + s ξ_i, independent copies for the two arguments of
+    the x–x term); the drift is N times the gradient of ½ mmd2 + reg·mean‖x‖²/2."""
+    rng = np.random.default_rng(3)
+    x, z = rng.normal(size=(5, 2)), rng.normal(size=(7, 2)) + 0.3
+    h, s = 0.8, 0.5
+
+    def k(a, b):
+        return np.exp(-((a[..., :, None, :] - b[..., None, :, :]) ** 2).sum(-1) / (2 * h * h))
+
+    R = 200000
+    xa = x + s * rng.normal(size=(R, 5, 2))
+    xb = x + s * rng.normal(size=(R, 5, 2))
+    terms = k(xa, xb).mean((1, 2)) + k(z, z).mean() - 2 * k(xa, z[None]).mean((1, 2))
+    mean, se = mean_stderr(terms)
+    val = float(mfl.mmd2(x, z, bandwidth=h, smoothing=s))
+    assert abs(val - mean) < 4 * se, (val, mean, se)
+    np.testing.assert_allclose(mfl.mmd2(x, z, bandwidth=h, smoothing=0.0),
+                               mfl.mmd2(x, z, bandwidth=h), rtol=1e-12)
+    reg = 0.2
+    drift = mfl.mmd_drift(z, bandwidth=h, reg=reg, smoothing=s)
+    F = lambda X: (0.5 * mfl.mmd2(X, z, bandwidth=h, smoothing=s)  # noqa: E731
+                   + 0.5 * reg * jnp.mean(jnp.sum(X ** 2, 1)))
+    np.testing.assert_allclose(drift(jnp.asarray(x)), x.shape[0] * jax.grad(F)(jnp.asarray(x)),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_mmd_gibbs_density_is_self_consistent_and_gaussian_without_data_weight():
+    """Without interaction (bandwidth h = 1e4 ≫ grid: every kernel term is 1 − O(x²/h²), a
+    constant up to a relative 1e-6 change of the potential) the minimizer of
+    reg·∫x²/2 dμ + λ Ent is N(0, λ/reg); with data, the returned density solves μ = p_μ, checked by
+    recomputing p_μ with a direct NumPy quadrature."""
+    grid = np.linspace(-6, 6, 601)
+    lam, reg = 0.3, 0.5
+    rho, res = mfl.mmd_gibbs_density_1d(grid, np.array([1.0]), bandwidth=1e4, temperature=lam,
+                                        reg=reg)
+    gauss = np.exp(-reg * grid ** 2 / (2 * lam))
+    gauss /= gauss.sum() * (grid[1] - grid[0])
+    np.testing.assert_allclose(rho, gauss, rtol=1e-4, atol=1e-12)
+    data = np.array([-1.0, -0.8, 0.9, 1.4])
+    h, s, lam = 0.5, 0.3, 0.1
+    rho, res = mfl.mmd_gibbs_density_1d(grid, data, bandwidth=h, temperature=lam, reg=reg,
+                                        smoothing=s, damping=0.05, n_iter=3000)
+    assert float(res) < 1e-6
+    rho = np.asarray(rho)
+    dx = grid[1] - grid[0]
+    h2, h1 = np.sqrt(h * h + 2 * s * s), np.sqrt(h * h + s * s)
+    inter = (h / h2) * np.exp(-(grid[:, None] - grid[None]) ** 2 / (2 * h2 ** 2)) @ rho * dx
+    att = (h / h1) * np.exp(-(grid[:, None] - data[None]) ** 2 / (2 * h1 ** 2)).mean(1)
+    q = np.exp(-(inter - att + reg * grid ** 2 / 2) / lam)
+    np.testing.assert_allclose(rho, q / (q.sum() * dx), rtol=1e-5, atol=1e-8)
+
+
+def test_bounded_network_drift_is_n_times_gradient_and_output_is_bounded():
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(9, 3)), rng.normal(size=9)
+    P = jnp.asarray(rng.normal(size=(6, 4)) * 2)
+    R, reg = 1.7, 0.3
+    out = mfl.bounded_two_layer_output(P, X, amplitude=R)
+    direct = np.mean(R * np.tanh(np.asarray(P)[:, :1]) * np.tanh(np.asarray(P)[:, 1:] @ X.T), 0)
+    np.testing.assert_allclose(out, direct, rtol=1e-12)
+    assert np.all(np.abs(np.asarray(out)) <= R)
+
+    def F(P):
+        f = mfl.bounded_two_layer_output(P, X, amplitude=R)
+        return 0.5 * jnp.mean((f - y) ** 2) + 0.5 * reg * jnp.mean(jnp.sum(P ** 2, 1))
+
+    drift = mfl.bounded_two_layer_drift(X, y, amplitude=R, reg=reg)
+    np.testing.assert_allclose(drift(P), P.shape[0] * jax.grad(F)(P), rtol=1e-10, atol=1e-12)
+
+
+def test_bounded_network_float32():
+    X = jnp.ones((4, 2), jnp.float32)
+    P = jnp.ones((3, 3), jnp.float32)
+    assert mfl.bounded_two_layer_drift(X, jnp.ones(4, jnp.float32), amplitude=1.0,
+                                       reg=0.1)(P).dtype == jnp.float32
+    assert mfl.bounded_two_layer_output(P, X, amplitude=1.0).dtype == jnp.float32
+
+
 @pytest.mark.parametrize("call, name", [
+    (lambda: mfl.mmd2(np.ones((3, 2)), np.ones((3, 2)), bandwidth=1.0, smoothing=-1.0),
+     "smoothing"),
+    (lambda: mfl.mmd_gibbs_density_1d(np.linspace(0, 1, 5), np.ones(2), bandwidth=1.0,
+                                      temperature=0.0), "temperature"),
+    (lambda: mfl.mmd_gibbs_density_1d(np.ones((2, 2)), np.ones(2), bandwidth=1.0,
+                                      temperature=1.0), "grid"),
+    (lambda: mfl.mmd_gibbs_density_1d(np.linspace(0, 1, 5), np.ones(2), bandwidth=1.0,
+                                      temperature=1.0, damping=1.5), "damping"),
+    (lambda: mfl.bounded_two_layer_drift(np.ones((3, 2)), np.ones(4), amplitude=1.0, reg=0.1),
+     "y"),
+    (lambda: mfl.bounded_two_layer_drift(np.ones((3, 2)), np.ones(3), amplitude=0.0, reg=0.1),
+     "amplitude"),
+    (lambda: mfl.bounded_two_layer_output(np.ones((3, 2)), np.ones((3, 2)), amplitude=1.0),
+     "particles"),
+
     (lambda: mfl.mmd2(np.ones((3, 2)), np.ones((3, 3)), bandwidth=1.0), "y"),
     (lambda: mfl.mmd2(np.ones((3, 2)), np.ones((3, 2)), bandwidth=0.0), "bandwidth"),
     (lambda: mfl.mmd_drift(np.ones(3), bandwidth=1.0), "data"),
