@@ -33,7 +33,23 @@ Given the design, with ``A = XXᵀ`` (invertible when the rank is ``n``), ``θ̂
     bias     = θ*ᵀ (I − X⁺X) Σ (I − X⁺X) θ*,
     variance = σ² tr(X⁺ᵀ Σ X⁺).
 
-No Monte Carlo over the noise is needed. All public functions validate their inputs and raise
+A signal in the tail (a *misaligned* ``θ*``) is handled through rotation invariance of the flat
+tail: only its norm ``t = ‖θ*_tail‖`` matters for the design-averaged risk, so it is put on the first
+tail coordinate, whose column ``w_1`` is drawn explicitly; the other ``p − 1`` tail columns enter
+through a Bartlett factor. No Monte Carlo over the noise is needed.
+
+Deterministic equivalent
+------------------------
+For large ``n`` the design-averaged bias and variance are predicted by the self-consistent
+("deterministic equivalent") formulas of the ridgeless limit (Hastie, Montanari, Rosset & Tibshirani
+2022; non-asymptotic: Cheng & Montanari 2024): ``κ > 0`` solves ``Σ_i λ_i/(λ_i + κ) = n`` and
+
+    bias ≈ n/(n − df₂) · κ² Σ_i λ_i θ*_i²/(λ_i + κ)²,    variance ≈ σ² df₂/(n − df₂),
+    df₂ = Σ_i λ_i²/(λ_i + κ)²
+
+(:func:`ridgeless_equivalent`). ``κ`` is the implicit ridge of the interpolator.
+
+All public functions validate their inputs and raise
 ``ValueError`` naming the argument; numerical cores are jitted; float64 when x64 is enabled.
 """
 from __future__ import annotations
@@ -52,7 +68,8 @@ from .. import ridgeless
 __all__ = [
     "BlockSpectrum", "BLLTTerms", "block_spectrum", "spike_tail", "power_law", "isotropic",
     "eigenvalues", "effective_ranks", "critical_index", "bllt_terms", "sample_design",
-    "block_bias_variance", "min_norm_bias_variance", "risk_draws",
+    "block_bias_variance", "min_norm_bias_variance", "risk_draws", "RidgelessEquivalent",
+    "ridgeless_equivalent",
 ]
 
 
@@ -133,13 +150,24 @@ def spike_tail(n: int, *, spike=(1.0,), tail_mass=1.0, tail_exponent=1.5) -> Blo
     return block_spectrum(spike, tail_mass / p, p)
 
 
-def power_law(d: int, *, alpha) -> BlockSpectrum:
-    """``λ_i = i^{−alpha}``, ``i = 1, …, d`` (no flat tail). For ``alpha > 1`` ``r_k ≈ k/(alpha−1)``,
-    so ``k*`` grows proportionally to ``n`` and overfitting is *not* benign."""
+def power_law(d: int, *, alpha, tail_dim: int = 0) -> BlockSpectrum:
+    """``λ_i = i^{−alpha}``, ``i = 1, …, d``; with ``tail_dim = p > 0`` followed by a flat tail that
+    carries the remaining mass ``Σ_{i>d} i^{−alpha} = ζ(alpha, d + 1)`` (Hurwitz zeta, needs
+    ``alpha > 1``) spread over ``p`` eigenvalues — a stand-in for the infinite power law whose
+    effective ranks ``r_k`` (``k < d``) are exactly those of the infinite sequence. For
+    ``alpha > 1`` ``r_k ≈ k/(alpha−1)``, so ``k*`` grows proportionally to ``n`` and overfitting is
+    *not* benign. ``p ≥ d/(alpha − 1)`` is needed for the tail to lie below ``λ_d``."""
     d = v.integer(d, "d", minimum=1)
     alpha = v.scalar(alpha, "alpha", positive=True)
+    tail_dim = v.integer(tail_dim, "tail_dim", minimum=0)
     i = jnp.arange(1, d + 1, dtype=jnp.result_type(float))
-    return block_spectrum(i ** -alpha)
+    if tail_dim == 0:
+        return block_spectrum(i ** -alpha)
+    if alpha <= 1:
+        raise ValueError(f"alpha must be > 1 for a summable tail (tail_dim > 0), got {alpha}")
+    from scipy import special        # Hurwitz zeta (imported on use)
+    mass = float(special.zeta(alpha, d + 1))
+    return block_spectrum(i ** -alpha, mass / tail_dim, tail_dim)
 
 
 def isotropic(d: int) -> BlockSpectrum:
@@ -267,12 +295,15 @@ def _chi2_draws(key, p, n, reps, dtype):
 
 
 def _sample(key, chi2, head, n, has_tail):
-    """Head columns ``H`` and the tail factor ``F`` (Bartlett: ``L_ii = √χ²_{p−i}``, ``L_ij ~ N(0,1)``
-    for ``i > j``, so ``L Lᵀ ~ Wishart_n(p, I)``); ``F = 0`` without a tail."""
-    kh, kt = jax.random.split(key)
+    """Head columns ``H`` and the tail factor ``F = [w_1 | L]``: ``w_1 ~ N(0, I_n)`` is the first tail
+    column (where a tail signal sits) and ``L`` the Bartlett factor of the other ``p − 1`` columns
+    (``L_ii = √χ²_{p−1−i}``, ``L_ij ~ N(0,1)`` for ``i > j``, so ``L Lᵀ ~ Wishart_n(p − 1, I)`` and
+    ``F Fᵀ ~ Wishart_n(p, I)``); ``F = 0`` without a tail."""
+    kh, kt, kw = jax.random.split(key, 3)
     H = jax.random.normal(kh, (n, head.shape[0]), dtype=head.dtype) * jnp.sqrt(head)
     if has_tail:
-        F = jnp.tril(jax.random.normal(kt, (n, n), dtype=head.dtype), -1) + jnp.diag(jnp.sqrt(chi2))
+        L = jnp.tril(jax.random.normal(kt, (n, n), dtype=head.dtype), -1) + jnp.diag(jnp.sqrt(chi2))
+        F = jnp.concatenate([jax.random.normal(kw, (n, 1), dtype=head.dtype), L], axis=1)
     else:
         F = jnp.zeros((n, 1), head.dtype)
     return H, F
@@ -281,57 +312,67 @@ def _sample(key, chi2, head, n, has_tail):
 _sample_jit = jax.jit(_sample, static_argnames=("n", "has_tail"))
 
 
+def _check_tail(spec, n):
+    if 0 < spec.tail_dim <= n:
+        raise ValueError(f"spec.tail_dim must be 0 or > n = {n} for the Bartlett sampler, "
+                         f"got {spec.tail_dim}")
+
+
 def sample_design(key, spec: BlockSpectrum, n: int):
     """One design of ``n`` rows from ``N(0, diag(eigenvalues(spec)))`` in block form ``(H, F)``.
 
     ``H`` (``n × h``) are the head columns, ``H_ij = √head_j · g_ij``; ``F`` is a factor of the
     *standardized* tail Gram matrix, ``F Fᵀ = W Wᵀ`` with ``W`` the ``n × p`` standard Gaussian tail
-    block, so that ``XXᵀ = HHᵀ + ε FFᵀ``. ``F`` is the ``n × n`` Bartlett factor (this requires
-    ``tail_dim ≥ n``; ``F = 0`` of shape ``(n, 1)`` when there is no tail).
+    block, so that ``XXᵀ = HHᵀ + ε FFᵀ``. ``F = [w_1 | L]`` is ``n × (n + 1)``: the first tail column
+    itself and the Bartlett factor of the other ``p − 1`` (this requires ``tail_dim > n``;
+    ``F = 0`` of shape ``(n, 1)`` when there is no tail).
     """
     key = v.key(key)
     spec = _as_spectrum(spec)
     n = v.integer(n, "n", minimum=1)
-    if 0 < spec.tail_dim < n:
-        raise ValueError(f"spec.tail_dim must be 0 or >= n = {n} for the Bartlett sampler, "
-                         f"got {spec.tail_dim}")
+    _check_tail(spec, n)
     kc, ks = jax.random.split(key)
-    chi2 = _chi2_draws(kc, spec.tail_dim, n, 1, spec.head.dtype)[0]
+    chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, 1, spec.head.dtype)[0]
     return _sample_jit(ks, chi2, spec.head, n, spec.tail_dim > 0)
 
 
 @jax.jit
-def _block_bv(H, F, head, eps, theta, sigma):
+def _block_bv(H, F, head, eps, theta, t, sigma):
     A = H @ H.T + eps * (F @ F.T)
     cf = jax.scipy.linalg.cho_factor(A, lower=True)
     AiH = jax.scipy.linalg.cho_solve(cf, H)                    # A⁻¹ H
     AiF = jax.scipy.linalg.cho_solve(cf, F)
     variance = sigma ** 2 * (jnp.sum(AiH ** 2 * head) + eps ** 2 * jnp.sum(AiF ** 2))
-    c = AiH @ theta                                            # A⁻¹ X θ*   (θ* on the head)
-    bias = jnp.sum(head * (H.T @ c - theta) ** 2) + eps ** 2 * jnp.sum((F.T @ c) ** 2)
+    c = AiH @ theta + jnp.sqrt(eps) * t * AiF[:, 0]            # A⁻¹ X θ*
+    e_tail = jnp.sqrt(eps) * (F.T @ c) - t * (jnp.arange(F.shape[1]) == 0)
+    bias = jnp.sum(head * (H.T @ c - theta) ** 2) + eps * jnp.sum(e_tail ** 2)
     return bias, variance
 
 
-def _theta_noise(spec, theta, noise):
+def _theta_noise(spec, theta, noise, tail_signal=0.0):
     theta = v.float_array(theta, "theta", ndim=1)
     if theta.shape[0] != spec.head.shape[0]:
         raise ValueError(f"theta must have the head's length h = {spec.head.shape[0]}, "
                          f"got {theta.shape[0]}")
-    return theta, v.scalar(noise, "noise", nonnegative=True)
+    tail_signal = v.scalar(tail_signal, "tail_signal", nonnegative=True)
+    if tail_signal > 0 and spec.tail_dim == 0:
+        raise ValueError("tail_signal must be 0 for a spectrum without a flat tail")
+    return theta, v.scalar(noise, "noise", nonnegative=True), tail_signal
 
 
-def block_bias_variance(H, F, spec, theta, *, noise):
+def block_bias_variance(H, F, spec, theta, *, noise, tail_signal=0.0):
     """Exact ``(bias, variance)`` of ``θ̂ = X⁺y`` given the block design ``(H, F)``.
 
     ``XXᵀ = A = HHᵀ + ε FFᵀ`` (``ε = spec.tail_value``) must be invertible (``n ≤ d``, generic).
-    The signal ``theta`` lives on the head (length ``h``), ``σ = noise``. With ``c = A⁻¹Hθ*``:
+    The signal is ``theta`` on the head (length ``h``) plus ``t = tail_signal`` on the tail
+    coordinate whose column is ``F[:, 0]``; ``σ = noise``. With ``c = A⁻¹(Hθ* + √ε t F_{:0})``:
 
-        bias     = Σ_j head_j ((Hᵀc)_j − θ*_j)² + ε² ‖Fᵀc‖²,
+        bias     = Σ_j head_j ((Hᵀc)_j − θ*_j)² + ε ‖√ε Fᵀc − t e_1‖²,
         variance = σ² (Σ_j head_j ‖A⁻¹H_{:j}‖² + ε² ‖A⁻¹F‖_F²)  = σ² tr(X⁺ᵀΣX⁺).
 
-    (The tail part of ``θ̂`` is ``√ε Wᵀ A⁻¹ y`` and ``‖Wᵀu‖ = ‖Fᵀu‖``.) ``F`` may be the Bartlett
-    factor from :func:`sample_design` or the explicit ``n × p`` tail block ``W`` itself.
-    Cholesky solves, ``O(n³ + n² (h + m))``.
+    (The tail part of ``θ̂`` is ``√ε Wᵀ A⁻¹ y``, and ``‖Wᵀu‖ = ‖Fᵀu‖`` coordinate-wise for the first
+    column.) ``F`` may be the factor from :func:`sample_design` or the explicit ``n × p`` tail block
+    ``W`` itself. Cholesky solves, ``O(n³ + n² (h + m))``.
     """
     spec = _as_spectrum(spec)
     H = v.float_array(H, "H", ndim=2)
@@ -339,11 +380,11 @@ def block_bias_variance(H, F, spec, theta, *, noise):
     if H.shape[1] != spec.head.shape[0]:
         raise ValueError(f"H must have h = {spec.head.shape[0]} columns, got shape {H.shape}")
     v.same_dim(H, F, "H", "F", axis=0)
-    theta, sigma = _theta_noise(spec, theta, noise)
+    theta, sigma, t = _theta_noise(spec, theta, noise, tail_signal)
     dtype = jnp.result_type(H.dtype, F.dtype, theta.dtype, spec.head.dtype)
     return _block_bv(H.astype(dtype), F.astype(dtype), spec.head.astype(dtype),
                      jnp.asarray(spec.tail_value, dtype), theta.astype(dtype),
-                     jnp.asarray(sigma, dtype))
+                     jnp.asarray(t, dtype), jnp.asarray(sigma, dtype))
 
 
 @jax.jit
@@ -380,32 +421,90 @@ def min_norm_bias_variance(X, eigs, theta, *, noise):
 
 
 @partial(jax.jit, static_argnames=("n", "reps", "has_tail"))
-def _risk_draws(key, chi2, head, eps, theta, sigma, n, reps, has_tail):
+def _risk_draws(key, chi2, head, eps, theta, t, sigma, n, reps, has_tail):
     def one(args):
         k, c = args
         H, F = _sample(k, c, head, n, has_tail)
-        return _block_bv(H, F, head, eps, theta, sigma)
+        return _block_bv(H, F, head, eps, theta, t, sigma)
     return jax.lax.map(one, (jax.random.split(key, reps), chi2))
 
 
-def risk_draws(key, spec, n: int, *, theta, noise, reps: int):
+def risk_draws(key, spec, n: int, *, theta, noise, reps: int, tail_signal=0.0):
     """``reps`` independent designs of size ``n``; for each the exact conditional ``(bias,
     variance)`` of the min-norm interpolator (:func:`block_bias_variance` on
-    :func:`sample_design`). Returns two arrays of shape ``(reps,)``; their sum averages to the
-    expected excess risk ``E R(X⁺y)``. Cost ``reps · O(n³ + n² h)``, independent of ``tail_dim``.
+    :func:`sample_design`). The signal is ``theta`` on the head plus a tail part of Euclidean norm
+    ``tail_signal`` (its direction inside the isotropic tail does not change the distribution).
+    Returns two arrays of shape ``(reps,)``; their sum averages to the expected excess risk
+    ``E R(X⁺y)``. Cost ``reps · O(n³ + n² h)``, independent of ``tail_dim``.
     """
     key = v.key(key)
     spec = _as_spectrum(spec)
     n = v.integer(n, "n", minimum=1)
     reps = v.integer(reps, "reps", minimum=1)
-    if 0 < spec.tail_dim < n:
-        raise ValueError(f"spec.tail_dim must be 0 or >= n = {n}, got {spec.tail_dim}")
-    if spec.dim < n:
-        raise ValueError(f"the dimension d = {spec.dim} must be >= n = {n} (interpolation)")
-    theta, sigma = _theta_noise(spec, theta, noise)
+    _check_tail(spec, n)
+    if spec.dim <= n:
+        raise ValueError(f"the dimension d = {spec.dim} must be > n = {n} (interpolation)")
+    theta, sigma, t = _theta_noise(spec, theta, noise, tail_signal)
     dtype = spec.head.dtype
     kc, kd = jax.random.split(key)
-    chi2 = _chi2_draws(kc, spec.tail_dim, n, reps, dtype)
+    chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, reps, dtype)
     return _risk_draws(kd, chi2, spec.head, jnp.asarray(spec.tail_value, dtype),
-                       theta.astype(dtype), jnp.asarray(sigma, dtype), n, reps,
-                       spec.tail_dim > 0)
+                       theta.astype(dtype), jnp.asarray(t, dtype), jnp.asarray(sigma, dtype), n,
+                       reps, spec.tail_dim > 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# deterministic equivalent of the ridgeless risk
+# ------------------------------------------------------------------------------------------------
+
+class RidgelessEquivalent(NamedTuple):
+    """Deterministic equivalent of the min-norm interpolator's risk at sample size ``n``.
+
+    ``kappa``: implicit ridge, ``Σ_i λ_i/(λ_i + κ) = n``; ``df2``: ``Σ_i λ_i²/(λ_i + κ)²``;
+    ``bias``, ``variance``: the predicted design-averaged bias and variance.
+    """
+    kappa: float
+    df2: float
+    bias: float
+    variance: float
+
+
+def ridgeless_equivalent(spec, n: int, *, theta, noise, tail_signal=0.0) -> RidgelessEquivalent:
+    """Self-consistent prediction of ``E bias`` and ``E variance`` of ``θ̂ = X⁺y`` (``n < d``).
+
+    ``κ > 0`` is the root of ``df₁(κ) = Σ_i λ_i/(λ_i + κ) = n`` (decreasing from ``d`` to ``0``,
+    found by bisection in ``log κ``), ``df₂ = Σ_i λ_i²/(λ_i + κ)²``, and
+
+        bias     = n/(n − df₂) · κ² (Σ_{j≤h} head_j θ*_j²/(head_j + κ)² + ε t²/(ε + κ)²),
+        variance = σ² df₂/(n − df₂),
+
+    with ``θ*`` = ``theta`` on the head and a tail part of norm ``t = tail_signal`` (Hastie,
+    Montanari, Rosset & Tibshirani 2022 in the proportional limit; Cheng & Montanari 2024 give
+    non-asymptotic error bounds). For ``Σ = I_d``, ``d = γn``: ``κ = γ − 1``, variance
+    ``σ²/(γ − 1)``, bias ``‖θ*‖²(1 − 1/γ)``.
+    """
+    spec = _as_spectrum(spec)
+    n = v.integer(n, "n", minimum=1)
+    if spec.dim <= n:
+        raise ValueError(f"the dimension d = {spec.dim} must be > n = {n} (interpolation)")
+    theta, sigma, t = _theta_noise(spec, theta, noise, tail_signal)
+    lam = np.asarray(spec.head, dtype=np.float64)
+    eps, p = float(spec.tail_value), int(spec.tail_dim)
+    th2 = np.asarray(theta, dtype=np.float64) ** 2
+
+    def df1(k):
+        return np.sum(lam / (lam + k)) + (p * eps / (eps + k) if p else 0.0)
+
+    lo, hi = 1e-300, float(np.sum(lam) + p * eps)          # df1(hi) ≤ 1 ≤ n ... < d = df1(0⁺)
+    lo = max(lo, hi * 1e-30)
+    while df1(lo) <= n:                                     # make sure the root is bracketed
+        lo *= 1e-10
+    for _ in range(200):                                    # bisection in log κ
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if df1(mid) > n else (lo, mid)
+    k = math.sqrt(lo * hi)
+    df2 = float(np.sum(lam ** 2 / (lam + k) ** 2) + (p * eps ** 2 / (eps + k) ** 2 if p else 0.0))
+    amp = n / (n - df2)
+    bias_core = float(np.sum(lam * th2 / (lam + k) ** 2) + (eps * t ** 2 / (eps + k) ** 2 if p
+                                                           else 0.0))
+    return RidgelessEquivalent(k, df2, amp * k ** 2 * bias_core, sigma ** 2 * df2 / (n - df2))

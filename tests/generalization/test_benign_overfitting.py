@@ -111,17 +111,28 @@ def test_block_formula_equals_explicit_design():
     F = jnp.linalg.cholesky(W @ W.T)
     np.testing.assert_allclose(bn.block_bias_variance(H, F, spec, theta, noise=0.4), [b1, v1],
                                rtol=1e-9)
+    # a signal t on the first tail coordinate: F = [w_1 | factor of the other columns' Gram]
+    t = 2.5
+    b3, v3 = bn.block_bias_variance(H, W, spec, theta, noise=0.4, tail_signal=t)
+    b4, v4 = bn.min_norm_bias_variance(X, bn.eigenvalues(spec),
+                                       jnp.concatenate([theta, jnp.zeros(p).at[0].set(t)]),
+                                       noise=0.4)
+    np.testing.assert_allclose([b3, v3], [b4, v4], rtol=1e-9)
+    G = jnp.concatenate([W[:, :1], jnp.linalg.cholesky(W[:, 1:] @ W[:, 1:].T)], axis=1)
+    np.testing.assert_allclose(bn.block_bias_variance(H, G, spec, theta, noise=0.4, tail_signal=t),
+                               [b3, v3], rtol=1e-9)
 
 
 def test_bartlett_tail_has_wishart_moments():
     n, p, m = 6, 30, 1000
     spec = bn.block_spectrum(jnp.array([1.0]), 0.5, p)
     H, F = bn.sample_design(jax.random.key(4), spec, n)
-    assert H.shape == (n, 1) and F.shape == (n, n)
-    assert np.all(np.triu(np.asarray(F), 1) == 0) and np.all(np.diag(np.asarray(F)) > 0)
+    assert H.shape == (n, 1) and F.shape == (n, n + 1)
+    L = np.asarray(F[:, 1:])
+    assert np.all(np.triu(L, 1) == 0) and np.all(np.diag(L) > 0)
     # many draws at once through the same internals (sample_design draws one)
     kc, ks = jax.random.split(jax.random.key(5))
-    chi2 = bn._chi2_draws(kc, p, n, m, jnp.float64)
+    chi2 = bn._chi2_draws(kc, p - 1, n, m, jnp.float64)
     Fs = jax.vmap(lambda k, c: bn._sample(k, c, spec.head, n, True)[1])(jax.random.split(ks, m),
                                                                        chi2)
     grams = np.asarray(Fs @ jnp.swapaxes(Fs, 1, 2))
@@ -136,15 +147,18 @@ def test_bartlett_tail_has_wishart_moments():
     np.testing.assert_allclose(grams[:, 2, 2].var(), 2 * p, rtol=0.2)
 
 
-def test_risk_draws_match_explicit_sampling():
+@pytest.mark.parametrize("t", [0.0, 3.0])
+def test_risk_draws_match_explicit_sampling(t):
     n, p, reps = 10, 40, 300
     spec = bn.block_spectrum(jnp.array([1.0, 0.3]), 0.05, p)
     theta, sigma = jnp.array([1.0, 1.0]), 0.5
-    b, var = bn.risk_draws(jax.random.key(5), spec, n, theta=theta, noise=sigma, reps=reps)
+    b, var = bn.risk_draws(jax.random.key(5), spec, n, theta=theta, noise=sigma, reps=reps,
+                           tail_signal=t)
     assert b.shape == var.shape == (reps,)
     fast = np.asarray(b + var)
     eigs = bn.eigenvalues(spec)
-    th_full = jnp.concatenate([theta, jnp.zeros(p)])
+    # the tail signal along a fixed tail direction other than the first (rotation invariance)
+    th_full = jnp.concatenate([theta, jnp.zeros(p).at[7].set(t)])
 
     def explicit(k):
         X = data.gaussian(k, n, spec.dim, cov_eigs=eigs)
@@ -152,6 +166,50 @@ def test_risk_draws_match_explicit_sampling():
     slow = np.asarray(jax.vmap(explicit)(jax.random.split(jax.random.key(6), reps)))
     se = np.sqrt(fast.var(ddof=1) / reps + slow.var(ddof=1) / reps)
     assert abs(fast.mean() - slow.mean()) < 4 * se
+
+
+# ---------------------------------------------------------------- deterministic equivalent
+
+@pytest.mark.parametrize("gamma", [1.5, 2.0, 4.0])
+def test_equivalent_isotropic_matches_hastie_et_al(gamma):
+    from lib.ridgeless import isotropic_asymptotic_risk
+    n = 200
+    spec = bn.isotropic(int(gamma * n))
+    eq = bn.ridgeless_equivalent(spec, n, theta=jnp.array([1.3]), noise=0.7)
+    np.testing.assert_allclose(eq.kappa, gamma - 1, rtol=1e-10)
+    np.testing.assert_allclose(eq.bias + eq.variance,
+                               isotropic_asymptotic_risk(gamma, signal=1.3, noise=0.7), rtol=1e-10)
+    np.testing.assert_allclose(eq.variance, 0.49 / (gamma - 1), rtol=1e-10)
+
+
+def test_equivalent_solves_its_equation_and_handles_a_tail_signal():
+    n = 30
+    spec = bn.power_law(60, alpha=1.5, tail_dim=500)
+    lam = np.asarray(bn.eigenvalues(spec))
+    theta = jnp.zeros(60).at[2].set(1.0)
+    eq = bn.ridgeless_equivalent(spec, n, theta=theta, noise=0.0, tail_signal=2.0)
+    np.testing.assert_allclose(np.sum(lam / (lam + eq.kappa)), n, rtol=1e-10)
+    np.testing.assert_allclose(eq.df2, np.sum(lam ** 2 / (lam + eq.kappa) ** 2), rtol=1e-10)
+    th2 = np.zeros(lam.size); th2[2] = 1.0; th2[60] = 4.0      # same norm on one tail coordinate
+    bias = n / (n - eq.df2) * eq.kappa ** 2 * np.sum(lam * th2 / (lam + eq.kappa) ** 2)
+    np.testing.assert_allclose(eq.bias, bias, rtol=1e-10)
+    assert eq.variance == 0.0
+    # the flat tail carries the rest of the infinite sequence: mass ζ(1.5, 61)
+    np.testing.assert_allclose(lam[60:].sum() + lam[:60].sum(), 2.612375348685488, rtol=1e-10)
+
+
+def test_equivalent_matches_monte_carlo_for_an_anisotropic_spectrum():
+    # spike + flat tail with a signal on both parts; 4 SE plus the O(1/n) error of the equivalent
+    n, reps = 80, 400
+    spec = bn.spike_tail(n, spike=(1.0, 0.3), tail_mass=2.0, tail_exponent=1.3)
+    theta = jnp.array([0.6, -0.8])
+    t = 0.5 / np.sqrt(spec.tail_value)
+    b, var = bn.risk_draws(jax.random.key(11), spec, n, theta=theta, noise=0.8, reps=reps,
+                           tail_signal=t)
+    eq = bn.ridgeless_equivalent(spec, n, theta=theta, noise=0.8, tail_signal=t)
+    for sim, pred in ((np.asarray(b), eq.bias), (np.asarray(var), eq.variance)):
+        se = sim.std(ddof=1) / np.sqrt(reps)
+        assert abs(sim.mean() - pred) < 4 * se + pred / n
 
 
 # ---------------------------------------------------------------- validation
@@ -195,3 +253,13 @@ def test_bad_inputs():
         bn.spike_tail(10, tail_exponent=-1.0)
     with pytest.raises(ValueError, match="alpha"):
         bn.power_law(10, alpha=0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        bn.power_law(10, alpha=1.0, tail_dim=100)
+    with pytest.raises(ValueError, match="tail_signal"):
+        bn.risk_draws(jax.random.key(0), bn.power_law(20, alpha=2.0), 5, theta=jnp.ones(20),
+                      noise=1.0, reps=2, tail_signal=1.0)
+    with pytest.raises(ValueError, match="tail_signal"):
+        bn.ridgeless_equivalent(bn.isotropic(20), 5, theta=jnp.ones(1), noise=1.0,
+                                tail_signal=-1.0)
+    with pytest.raises(ValueError, match="d = "):
+        bn.ridgeless_equivalent(bn.isotropic(5), 5, theta=jnp.ones(1), noise=1.0)
