@@ -15,7 +15,7 @@ from . import _validate as v
 
 __all__ = ["sphere", "gaussian", "linear_teacher", "legendre_features", "SpectralProblem",
            "power_law_problem", "sample_spectral", "spectral_excess_risk", "spectral_ridge_risk",
-           "spectral_krr_risk", "BLOCKS_LOCATIONS", "BLOCKS_HEIGHTS", "step_function", "blocks",
+           "spectral_krr_risk", "spectral_krr_equivalent_risk", "BLOCKS_LOCATIONS", "BLOCKS_HEIGHTS", "step_function", "blocks",
            "doppler", "kinked_profile", "kinked_ridge", "two_moons"]
 
 
@@ -179,6 +179,49 @@ def spectral_ridge_risk(problem: SpectralProblem, n, lam):
     bias = jnp.sum(shrink ** 2 * theta ** 2, axis=-1)
     variance = problem.noise ** 2 / n * jnp.sum((1.0 - shrink) ** 2, axis=-1)
     return bias, variance
+
+
+def spectral_krr_equivalent_risk(problem: SpectralProblem, n, lam) -> jax.Array:
+    """Deterministic equivalent of the random-design kernel ridge risk (:func:`spectral_krr_risk`).
+
+    The effective ridge ``κ > lam`` solves ``κ (1 − N(κ)/n) = lam`` with the effective dimension
+    ``N(κ) = Σ_k μ_k / (μ_k + κ)``; then, with ``df₂(κ) = Σ_k μ_k² / (μ_k + κ)²``,
+
+        risk ≈ (B(κ) + V(κ)) / (1 − df₂(κ)/n),
+
+    where ``B + V`` is the sequence-model risk of :func:`spectral_ridge_risk` at ridge ``κ`` (the
+    equivalent of Jacot et al. 2020, Bach 2024, Cheng–Montanari 2024 for Gaussian designs; the
+    relative error vanishes as ``n`` grows with ``N(κ)/n`` bounded away from 1). ``κ`` is found by
+    100 bisection steps on ``[lam, lam + Σμ/n]``, where the left side is increasing. ``lam > 0``;
+    ``n`` and ``lam`` broadcast; the result has their broadcast shape.
+    """
+    problem = _check_problem(problem)
+    n = v.float_array(n, "n")
+    lam = v.float_array(lam, "lam")
+    v.positive(n, "n")
+    v.positive(lam, "lam")
+    n, lam = jnp.broadcast_arrays(n, lam)
+    return _equivalent_risk(problem, n.astype(problem.mu.dtype), lam.astype(problem.mu.dtype))
+
+
+@jax.jit
+def _equivalent_risk(problem, n, lam):
+    mu, theta = problem.mu, problem.theta
+
+    def one(n, lam):
+        def bisect(_, bounds):
+            lo, hi = bounds
+            mid = 0.5 * (lo + hi)
+            above = mid * (1.0 - jnp.sum(mu / (mu + mid)) / n) > lam
+            return jnp.where(above, lo, mid), jnp.where(above, mid, hi)
+
+        lo, hi = jax.lax.fori_loop(0, 100, bisect, (lam, lam + jnp.sum(mu) / n))
+        kappa = 0.5 * (lo + hi)
+        shrink = kappa / (mu + kappa)
+        seq = jnp.sum(shrink ** 2 * theta ** 2) + problem.noise ** 2 / n * jnp.sum((1 - shrink) ** 2)
+        return seq / (1.0 - jnp.sum((1 - shrink) ** 2) / n)
+
+    return jnp.vectorize(one)(n, lam)
 
 
 @partial(jax.jit, static_argnames="n")
