@@ -79,7 +79,7 @@ def numpy_bounds(U, v, U0, v0, X, margin):
         golowich2018=(np.sqrt(4 * np.log(2)) + 1) * B * fU * sv / (margin * np.sqrt(n)),
         neyshabur2019=(2 * np.sqrt(2) + 2) * sv * (np.linalg.norm(dU)
                                                   + np.linalg.svd(U0, compute_uv=False)[0])
-        * xf / (margin * n))
+        * xf / (margin * n) + np.sqrt(h / n))
 
 
 def test_two_layer_bounds_match_numpy_and_batch():
@@ -139,6 +139,46 @@ def test_train_two_layer():
         assert np.all(r.train_loss[:, -1] < 0.5)                          # it learned (start: 1)
 
 
+def test_gaussian_spectral_norm_against_monte_carlo():
+    """Marchenko–Pastur edge + Tracy–Widom mean vs the mean of 3000 exact spectral norms; the
+    plain edge √m + √d (no TW shift) is off by 1–3 % here and would fail."""
+    rng = np.random.default_rng(6)
+    for m, d in ((20, 40), (64, 32), (512, 32)):
+        G = rng.standard_normal((3000, m, d))
+        s = np.sqrt(np.linalg.eigvalsh(np.swapaxes(G, 1, 2) @ G)[:, -1])
+        se = s.std(ddof=1) / np.sqrt(s.size)
+        pred = complexity.gaussian_spectral_norm(m, d)
+        assert abs(pred - s.mean()) < 4 * se + 2e-3 * s.mean(), (m, d, pred, s.mean())
+        assert abs(np.sqrt(m) + np.sqrt(d) - s.mean()) > 4 * se + 2e-3 * s.mean()
+    assert complexity.gaussian_spectral_norm(7, 30) == complexity.gaussian_spectral_norm(30, 7)
+
+
+def test_kernel_norm_bound():
+    rng = np.random.default_rng(7)
+    # orthonormal inputs: θ = π/2 off the diagonal, so H∞ = I/2 and the bound is sqrt(4‖y‖²/n)
+    Q = np.linalg.qr(rng.standard_normal((9, 6)))[0].T                  # (6, 9), orthonormal rows
+    y = rng.standard_normal(6)
+    np.testing.assert_allclose(complexity.kernel_norm_bound(Q, y), np.sqrt(4 * y @ y / 6),
+                               rtol=1e-10)
+    # general unit inputs: NumPy formula, and H∞ itself as a Monte-Carlo average over w
+    X = rng.standard_normal((5, 3))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.sign(rng.standard_normal(5))
+    G = X @ X.T
+    H = G * (np.pi - np.arccos(np.clip(G, -1, 1))) / (2 * np.pi)
+    np.testing.assert_allclose(complexity.kernel_norm_bound(X, y),
+                               np.sqrt(2 * y @ np.linalg.solve(H, y) / 5), rtol=1e-8)
+    W = rng.standard_normal((200000, 3))
+    A = (X @ W.T >= 0).astype(float)                                      # (5, draws)
+    samples = G[:, :, None] * A[:, None, :] * A[None, :, :]
+    se = samples.std(axis=2) / np.sqrt(W.shape[0]) + 1e-12
+    assert np.all(np.abs(samples.mean(axis=2) - H) < 4.5 * se)
+    # float32 in, float32 out
+    out = complexity.kernel_norm_bound(X.astype(np.float32), y.astype(np.float32))
+    assert out.dtype == jnp.float32
+    np.testing.assert_allclose(out, np.sqrt(2 * y @ np.linalg.solve(H, y) / 5), rtol=1e-4)
+
+
 @pytest.mark.parametrize("call,match", [
     (lambda: complexity.rademacher_linear(jax.random.key(0), np.ones(3)), "X must have rank 2"),
     (lambda: complexity.rademacher_linear(jax.random.key(0), np.ones((3, 2)), radius=-1.0),
@@ -167,6 +207,9 @@ def test_train_two_layer():
                                         n_steps=1, step_size=-0.1), "step_size"),
     (lambda: complexity.train_two_layer(jax.random.key(0), [np.ones((4, 2))] * 2, [np.ones(4)] * 3,
                                         width=2, n_steps=1, step_size=0.1), "length"),
+    (lambda: complexity.kernel_norm_bound(2 * np.eye(3), np.ones(3)), "unit norm"),
+    (lambda: complexity.kernel_norm_bound(np.eye(3), np.ones(4)), "y"),
+    (lambda: complexity.gaussian_spectral_norm(1, 5), "m"),
 ])
 def test_bad_inputs(call, match):
     with pytest.raises(ValueError, match=match):
