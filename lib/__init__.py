@@ -23,11 +23,12 @@ Chapter topics, one subpackage per part of the book, one module per chapter (``l
 named after the chapter's file ``book/<part>/<chapter>.md`` unless noted):
   introduction   gradient_descent
   expressivity   universal_approximation, random_vs_learned_features, depth, adaptivity_besov
-  generalization overparameterization, compression, benign_overfitting, implicit_bias
+  generalization overparameterization, compression, double_descent, benign_overfitting,
+                 implicit_bias
   optimization   landscapes, two_scalings, ntk_training (chapter "ntk"), one_step, mean_field, langevin,
                  mean_field_langevin (chapter "mfld")
   outlook        resnet (chapter "outlook")
-Chapters 0.1, 1.2 and 2.3 need nothing beyond the core.
+Chapters 0.1 and 1.2 need nothing beyond the core.
 
 The dependency rule (tested in tests/test_architecture.py): topic modules import only the core; the
 core never imports a topic module; topic modules never import one another; no private name crosses a

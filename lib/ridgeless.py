@@ -457,29 +457,59 @@ def marchenko_pastur_cdf(x, *, ratio, variance=1.0, grid: int = 4096) -> np.ndar
     return np.interp(xs, t, cum, left=0.0, right=cum[-1])
 
 
-@partial(jax.jit, static_argnames=("reps", "n_max", "activation"))
-def _rf_path(key, widths, X_train, y_train, X_test, y_test, lams, reps, n_max, activation):
-    # Kernel form of ridge on the features: ŷ = Φ_t Φᵀ (ΦΦᵀ + nλ)⁺ y, the kernel-ridge solver
-    # with one eigh of the n × n Gram matrix per (width, weight draw) for every λ (cost
-    # n²N + n³ + m·n·N). Width N uses the first N rows of an (n_max, d) weight matrix (other
-    # features zeroed): nested features, and one compilation for every width.
+@partial(jax.jit, static_argnames=("reps", "n_max", "width", "activation", "weights", "loo"))
+def _rf_path(key, widths, X_train, Y_train, X_test, Y_test, lams, reps, n_max, width, activation,
+             weights, loo):
+    # Kernel form of ridge on the features: Ŷ = Φ_t Φᵀ (ΦΦᵀ + nλ)⁺ Y, with one eigh of the n × n
+    # Gram matrix per (width, weight draw) for every λ (cost n²N + n³ + m·n·N). Draw j takes
+    # the first N rows of one (n_max, d) weight matrix (nested features across widths); a group
+    # of widths is computed with its largest ``width`` ≤ n_max rows, the others zeroed, so the
+    # padding is confined to the group (one compilation per group). Y_train/Y_test are (n, k),
+    # (m, k); returns (len(widths), reps, L, k) test MSEs, and the leave-one-out MSEs if ``loo``.
     n = X_train.shape[0]
-    rows = jnp.arange(n_max)
+    rows = jnp.arange(width)
 
     def one(N, k):
-        W = jax.random.normal(k, (n_max, X_train.shape[1]), dtype=X_train.dtype)
+        W = jax.random.normal(k, (n_max, X_train.shape[1]), dtype=X_train.dtype)[:width]
+        if weights == "sphere":
+            W = W * (np.sqrt(X_train.shape[1]) / jnp.linalg.norm(W, axis=1, keepdims=True))
         mask = (rows < N).astype(X_train.dtype)
         Phi = _rf(X_train, W, activation) * mask
         Phi_test = _rf(X_test, W, activation) * mask
-        pred = _spectral_kernel_ridge(Phi @ Phi.T, y_train, Phi_test @ Phi.T, n * lams)
-        return jnp.mean((pred - y_test[None, :]) ** 2, axis=1)
+        K = Phi @ Phi.T
+        pred = _spectral_kernel_ridge(K, Y_train, Phi_test @ Phi.T, n * lams)     # (L, m, k)
+        test = jnp.mean((pred - Y_test[None]) ** 2, axis=1)                       # (L, k)
+        if not loo:
+            return test
+        return test, _loo_mse(K, Y_train, n * lams)
 
     keys = jax.random.split(key, reps)
     return jax.lax.map(lambda N: jax.lax.map(lambda k: one(N, k), keys), widths)
 
 
+def _loo_mse(K, Y, nlams):
+    """Leave-one-out MSE of kernel ridge, ``mean_i (r_i/(1 − H_ii))²`` with ``H = K(K + nλ)⁻¹``,
+    for every ``nλ`` (shape ``(L, k)``). With ``K = Q diag(e) Qᵀ``: ``r = Q diag(g) Qᵀ Y`` and
+    ``1 − H_ii = Σ_j Q_ij² g_j`` for ``g_j = nλ/(e_j + nλ)``; the ratio is unchanged when ``g`` is
+    rescaled, so ``g_j = 1/(e_j + nλ)`` is used, whose ``λ → 0`` limit is finite (for a
+    singular ``K`` and ``λ = 0`` it is the indicator of the null space, the ridgeless limit)."""
+    evals, Q = jnp.linalg.eigh(0.5 * (K + K.T))
+    eps = jnp.finfo(K.dtype).eps
+    zero = evals <= K.shape[0] * eps * jnp.max(jnp.abs(evals), initial=0.0)
+    e = jnp.where(zero, 0.0, evals)[:, None]
+    nl = nlams[None, :]
+    singular_ridgeless = jnp.any(zero) & (nl == 0)                                 # (1, L)
+    g = jnp.where(singular_ridgeless, zero[:, None].astype(K.dtype),
+                  1.0 / jnp.where(e + nl > 0, e + nl, 1.0))                        # (n, L)
+    coef = Q.T @ Y                                                                  # (n, k)
+    resid = jnp.einsum("ij,jl,jk->lik", Q, g, coef)                                 # (L, n, k)
+    lev = (Q * Q) @ g                                                               # (n, L)
+    return jnp.mean((resid / lev.T[:, :, None]) ** 2, axis=1)
+
+
 def random_features_ridge_path(key, X_train, y_train, X_test, y_test, *, n_features, lams,
-                               reps: int = 1, activation: str = "relu") -> jax.Array:
+                               reps: int = 1, activation: str = "relu",
+                               weights: str = "gaussian", loo: bool = False):
     """Test mean-squared errors of random-features ridge regression over widths and ridges.
 
     For each width ``N`` in ``n_features`` (a sequence of positive ints), each of ``reps``
@@ -490,21 +520,41 @@ def random_features_ridge_path(key, X_train, y_train, X_test, y_test, *, n_featu
     eigendecomposition of the ``n × n`` feature Gram matrix ``ΦΦᵀ`` per (width, draw) serves the
     whole ridge path; eigenvalues below ``n · eps · max`` count as zero, so ``lam = 0`` is the
     min-norm fit. Use float64 near the interpolation threshold ``N ≈ n``, where ``ΦΦᵀ`` is
-    ill-conditioned. ``y_train``/``y_test`` are 1-D. Returns shape
-    ``(len(n_features), reps, len(lams))``.
+    ill-conditioned. Widths are computed in groups (largest at most twice the smallest), each
+    with its own largest width, so small widths do not pay for the largest one.
+
+    ``y_train``/``y_test`` are ``(n,)``/``(m,)``, or ``(n, k)``/``(m, k)`` for ``k`` targets
+    fitted on the same features. ``weights="sphere"`` rescales each row of ``W`` to norm ``√d``
+    (``w_j`` uniform on the sphere of radius ``√d``, the Mei–Montanari setting). Returns shape
+    ``(len(n_features), reps, len(lams))`` (``(…, k)`` for 2-D targets). With ``loo=True`` it
+    returns ``(test, loo)``, ``loo`` of the same shape: the exact leave-one-out MSE on the
+    training set, ``mean_i ((y_i − ŷ_i)/(1 − H_ii))²`` with hat matrix
+    ``H = ΦΦᵀ(ΦΦᵀ + n·lam·I)⁻¹`` (for ``lam = 0`` its limit ``lam → 0⁺``), which selects a ridge
+    without the test set.
     """
     key = v.key(key)
     widths = [v.integer(N, "n_features", minimum=1) for N in np.atleast_1d(np.asarray(n_features))]
     if not widths:
         raise ValueError("n_features must contain at least one width")
     reps = v.integer(reps, "reps", minimum=1)
-    X_train, y_train = v.samples(X_train, y_train, "X_train", "y_train")
-    X_test, y_test = v.samples(X_test, y_test, "X_test", "y_test")
+    X_train, y_train = v.samples(X_train, y_train, "X_train", "y_train", y_ndim=(1, 2))
+    X_test, y_test = v.samples(X_test, y_test, "X_test", "y_test", y_ndim=y_train.ndim)
     v.same_dim(X_train, X_test, "X_train", "X_test", axis=1)
+    if y_train.ndim == 2:
+        v.same_dim(y_train, y_test, "y_train", "y_test", axis=1)
     lams = v.float_array(lams, "lams", ndim=1)
     v.nonnegative(lams, "lams")
     activation_fn(activation)
+    weights = v.choice(weights, "weights", ("gaussian", "sphere"))
     dtype = jnp.result_type(X_train.dtype, y_train.dtype, X_test.dtype, y_test.dtype)
-    return _rf_path(key, jnp.asarray(widths), X_train.astype(dtype), y_train.astype(dtype),
-                    X_test.astype(dtype), y_test.astype(dtype), lams.astype(dtype), reps,
-                    max(widths), activation)
+    Y_train, Y_test = y_train.reshape(y_train.shape[0], -1), y_test.reshape(y_test.shape[0], -1)
+    groups = _padding_groups(widths, max(widths))
+    parts = [_rf_path(key, jnp.asarray([widths[i] for i in g]), X_train.astype(dtype),
+                      Y_train.astype(dtype), X_test.astype(dtype), Y_test.astype(dtype),
+                      lams.astype(dtype), reps, max(widths), max(widths[i] for i in g),
+                      activation, weights, bool(loo)) for g in groups]
+    order = np.argsort(np.concatenate(groups))
+    squeeze = (lambda a: a) if y_train.ndim == 2 else (lambda a: a[..., 0])
+    if not loo:
+        return squeeze(jnp.concatenate(parts)[order])
+    return tuple(squeeze(jnp.concatenate([p[i] for p in parts])[order]) for i in (0, 1))

@@ -503,3 +503,52 @@ def test_chapter23_validation():
                   lams=[-0.1])
     _check_raises("X_test and y_test", rl.random_features_ridge_path, k, X, y, X, np.ones(3),
                   n_features=[2], lams=[0.1])
+
+
+def test_random_features_ridge_path_groups_sphere_multi_output_and_loo():
+    # widths 5, 8, 9 share one padded group and 20 forms its own; the nesting across groups
+    # (draw j = first N rows of one (20, d) matrix) must survive the grouping
+    kx, kt, ky, kw = jax.random.split(jax.random.key(11), 4)
+    X = jax.random.normal(kx, (12, 3), dtype=jnp.float64)
+    Xt = jax.random.normal(kt, (7, 3), dtype=jnp.float64)
+    B = jax.random.normal(ky, (3, 2), dtype=jnp.float64)
+    Y, Yt = jnp.tanh(X @ B), jnp.tanh(Xt @ B)
+    lams = jnp.array([0.0, 1e-3, 0.3])
+    widths = [5, 8, 9, 20]
+    test, loo = rl.random_features_ridge_path(kw, X, Y, Xt, Yt, n_features=widths, lams=lams,
+                                              reps=2, weights="sphere", loo=True)
+    assert test.shape == loo.shape == (4, 2, 3, 2)
+    for j, k in enumerate(jax.random.split(kw, 2)):
+        W = jax.random.normal(k, (20, 3), dtype=jnp.float64)
+        W = W * jnp.sqrt(3.0) / jnp.linalg.norm(W, axis=1, keepdims=True)
+        for i, N in enumerate(widths):
+            Phi, Phit = rl.random_features(X, W[:N]), rl.random_features(Xt, W[:N])
+            for l, lam in enumerate(lams):
+                pred = Phit @ rl.ridge(Phi, Y, float(lam))
+                np.testing.assert_allclose(test[i, j, l], jnp.mean((pred - Yt) ** 2, axis=0),
+                                           rtol=1e-7, atol=1e-12)
+                if lam == 0 and N >= 12:
+                    continue            # interpolating fit: LOO is a limit, checked below
+                # brute-force leave-one-out: refit without sample i, predict it
+                errs = []
+                for s in range(12):
+                    keep = np.arange(12) != s
+                    # same objective on n - 1 points: the ridge n·lam stays n·lam
+                    a = rl.ridge(Phi[keep], Y[keep], float(lam) * 12 / 11)
+                    errs.append((Phi[s] @ a - Y[s]) ** 2)
+                np.testing.assert_allclose(loo[i, j, l], jnp.mean(jnp.stack(errs), axis=0),
+                                           rtol=1e-6, atol=1e-12)
+        # lam = 0 for N ≥ n: the limit of the LOO error as lam → 0⁺
+        tiny = rl.random_features_ridge_path(kw, X, Y, Xt, Yt, n_features=[20],
+                                             lams=jnp.array([1e-11]), reps=2,
+                                             weights="sphere", loo=True)[1]
+        np.testing.assert_allclose(loo[3, :, 0], tiny[0, :, 0], rtol=1e-4)
+
+
+def test_random_features_ridge_path_validation_of_new_options():
+    k = jax.random.key(0)
+    X, y = np.ones((4, 3)), np.ones(4)
+    _check_raises("weights", rl.random_features_ridge_path, k, X, y, X, y, n_features=[2],
+                  lams=[0.1], weights="uniform")
+    _check_raises("y_train and y_test", rl.random_features_ridge_path, k, X, np.ones((4, 2)), X,
+                  np.ones((4, 3)), n_features=[2], lams=[0.1])
