@@ -24,6 +24,7 @@ Functions
 ``norm_bound(K_train, y)``                                          ``√(2 yᵀK⁻¹y / n)`` (Arora et al., 2019)
 ``symmetric_two_layer(key, d, width, ...)``                         ``lib.nets`` parameters with ``f_0 ≡ 0``
 ``averaged_sgd(X, y, *, step_size, ridge, ...)``                    one-pass averaged SGD, least squares
+``averaged_sgd_network(apply_fn, params0, X, y, *, step_size, ridge)`` the same on a network's parameters
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ import numpy as np
 from .. import _validate as v
 
 __all__ = ["KernelGD", "kernel_gd", "kernel_gd_distance", "norm_bound", "symmetric_two_layer",
-           "AveragedSGD", "averaged_sgd"]
+           "AveragedSGD", "averaged_sgd", "averaged_sgd_network"]
 
 
 class KernelGD(NamedTuple):
@@ -261,4 +262,58 @@ def averaged_sgd(X, y, *, step_size, ridge=0.0, theta0=None) -> AveragedSGD:
             raise ValueError(f"theta0 must have length D = {X.shape[1]}, got shape {th0.shape}")
     last, avg = _averaged_sgd(X.astype(dtype), y.astype(dtype), th0.astype(dtype),
                               jnp.asarray(step, dtype), jnp.asarray(ridge, dtype))
+    return AveragedSGD(last, avg)
+
+
+@partial(jax.jit, static_argnums=0)
+def _averaged_sgd_network(apply_fn, params0, X, y, step, ridge):
+    tmap = jax.tree_util.tree_map
+
+    def loss(p, x, yt):
+        return 0.5 * (apply_fn(p, x[None])[0, 0] - yt) ** 2
+
+    def body(carry, xy):
+        p, s, t = carry
+        g = jax.grad(loss)(p, *xy)
+        p = tmap(lambda a, ga, a0: a - step * (ga + ridge * (a - a0)), p, g, params0)
+        s = tmap(lambda m, a: m + (a - m) / (t + 2.0), s, p)
+        return (p, s, t + 1.0), None
+
+    (last, avg, _), _ = jax.lax.scan(body, (params0, params0, jnp.zeros((), X.dtype)), (X, y))
+    return last, avg
+
+
+def averaged_sgd_network(apply_fn, params0, X, y, *, step_size, ridge=0.0):
+    """One pass of averaged SGD on the parameters of a network, one fresh example per step.
+
+    With ``θ`` all parameters of ``params0`` (any pytree, flattened), ``f(x; θ) =
+    apply_fn(params, x[None])[0, 0]`` and ``(x_t, y_t)`` row ``t`` of ``(X, y)``, for
+    ``t = 0, …, T − 1``:
+
+        θ_{t+1} = θ_t − η [ (f(x_t; θ_t) − y_t) ∇_θ f(x_t; θ_t) + λ (θ_t − θ_0) ],
+
+    SGD on ``½ E(f(x; θ) − y)² + (λ/2)‖θ − θ_0‖²`` (Nitanda and Suzuki, 2021, with both layers
+    trained). Returns :class:`AveragedSGD` with ``last`` ``= θ_T`` and ``average`` ``= θ̄_T =
+    (1/(T+1)) Σ_{t=0}^{T} θ_t`` as pytrees like ``params0``; predict with
+    ``apply_fn(average, ·)``. For a model linear in ``θ`` this is :func:`averaged_sgd`; for a wide
+    network in the NTK parameterization it tends to averaged kernel SGD with the NTK.
+
+    ``apply_fn`` must be hashable (a module-level function or a ``functools.partial``) and is
+    compiled once per shape; ``step_size`` ``η > 0``, ``ridge`` ``λ ≥ 0``.
+    """
+    if not callable(apply_fn):
+        raise ValueError(f"apply_fn must be callable, got {apply_fn!r}")
+    X = v.float_array(X, "X", ndim=2)
+    y = v.float_array(y, "y", ndim=1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one entry per row of X ({X.shape[0]}), got shape {y.shape}")
+    step = v.scalar(step_size, "step_size", positive=True)
+    ridge = v.scalar(ridge, "ridge", nonnegative=True)
+    leaves = jax.tree_util.tree_leaves(params0)
+    if not leaves:
+        raise ValueError("params0 must contain at least one array")
+    dtype = jnp.result_type(*leaves, X.dtype, y.dtype)
+    p0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params0)
+    last, avg = _averaged_sgd_network(apply_fn, p0, X.astype(dtype), y.astype(dtype),
+                                      jnp.asarray(step, dtype), jnp.asarray(ridge, dtype))
     return AveragedSGD(last, avg)

@@ -148,3 +148,56 @@ def test_validation():
         linearized.averaged_sgd(np.ones((4, 2)), np.ones(4), step_size=0.1, theta0=np.ones(3))
     with pytest.raises(ValueError, match="X"):
         linearized.averaged_sgd(np.ones((4, 2)), np.ones(5), step_size=0.1)
+
+
+def test_averaged_sgd_network_linear_model_is_averaged_sgd():
+    # for f(x; θ) = xᵀθ the network version is exactly averaged SGD for least squares
+    k1, k2 = jax.random.split(jax.random.key(11))
+    X = np.asarray(jax.random.normal(k1, (60, 3)))
+    y = np.asarray(jax.random.normal(k2, (60,)))
+    th0 = np.array([0.1, -0.2, 0.3])
+    out = linearized.averaged_sgd_network(_linear_apply, {"w": th0}, X, y, step_size=0.05, ridge=0.3)
+    ref = linearized.averaged_sgd(X, y, step_size=0.05, ridge=0.3, theta0=th0)
+    np.testing.assert_allclose(out.last["w"], ref.last, rtol=1e-10)
+    np.testing.assert_allclose(out.average["w"], ref.average, rtol=1e-10)
+
+
+def _linear_apply(p, x):
+    return (x @ p["w"])[:, None]
+
+
+def test_averaged_sgd_network_matches_hand_gradients():
+    # two-layer ReLU net f = (1/√M) aᵀ relu(W x): hand-written gradients in a NumPy loop
+    from functools import partial
+    from lib import nets
+    apply = partial(nets.apply_mlp, parameterization="ntk")
+    params = linearized.symmetric_two_layer(jax.random.key(12), 2, 6)
+    params = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), params)
+    X = np.asarray(jax.random.normal(jax.random.key(13), (25, 2)), np.float64)
+    y = np.sin(X[:, 0])
+    eta, lam, M = 0.1, 0.2, 6
+    W0, a0 = params[0][0].T.copy(), params[1][0][:, 0].copy()
+    W, a = W0.copy(), a0.copy()          # biases enter multiplied by b_std = 0: never move
+    traj = [np.concatenate([W.ravel(), a])]
+    for x, yt in zip(X, y):
+        pre = W @ x / np.sqrt(2)             # lib.nets NTK parameterization: w·x/√d, b_std = 0
+        h = np.maximum(pre, 0)
+        r = a @ h / np.sqrt(M) - yt
+        gW = r * (a * (pre > 0))[:, None] * x[None, :] / np.sqrt(2 * M)
+        ga = r * h / np.sqrt(M)
+        W, a = W - eta * (gW + lam * (W - W0)), a - eta * (ga + lam * (a - a0))
+        traj.append(np.concatenate([W.ravel(), a]))
+    out = linearized.averaged_sgd_network(apply, params, X, y, step_size=eta, ridge=lam)
+    got_last = np.concatenate([np.asarray(out.last[0][0]).T.ravel(), np.asarray(out.last[1][0][:, 0])])
+    got_avg = np.concatenate([np.asarray(out.average[0][0]).T.ravel(), np.asarray(out.average[1][0][:, 0])])
+    np.testing.assert_allclose(got_last, traj[-1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got_avg, np.mean(traj, axis=0), rtol=1e-9, atol=1e-12)
+
+
+def test_averaged_sgd_network_validation():
+    with pytest.raises(ValueError, match="step_size"):
+        linearized.averaged_sgd_network(_linear_apply, {"w": np.zeros(2)}, np.ones((3, 2)),
+                                        np.ones(3), step_size=0.0)
+    with pytest.raises(ValueError, match="y"):
+        linearized.averaged_sgd_network(_linear_apply, {"w": np.zeros(2)}, np.ones((3, 2)),
+                                        np.ones(4), step_size=0.1)
