@@ -1,4 +1,5 @@
-"""Implicit bias of gradient methods: preconditioned least squares, factorized models, weight decay.
+"""Implicit bias of gradient methods: preconditioned least squares, factorized models, weight decay,
+logistic regression on separable data.
 
 Three settings in which *which* minimizer an algorithm finds is decided by the algorithm (its
 preconditioner, its initialization, its parameterization) rather than by the loss alone.
@@ -32,6 +33,13 @@ from ``U_0 = α I`` (Gunasekar et al., 2017); :func:`effective_rank` measures ho
 is. :func:`deep_linear_fit` trains a deep linear network (:mod:`lib.nets`, identity activation)
 with weight decay; :func:`schatten_shrinkage` is the exact minimizer of the equivalent
 Schatten-``2/L`` penalized problem and :func:`representation_cost` the penalty itself.
+
+Separable classification (Soudry et al., 2018)
+----------------------------------------------
+:func:`logistic_gd` runs gradient descent on the mean logistic loss of a linear classifier;
+:func:`max_margin_svm` computes the ℓ2 max-margin vector ``ŵ`` independently (exact coordinate
+ascent on the hard-margin SVM dual), and :func:`logistic_gd_offset` the bounded part ``w̃`` of the
+expansion ``w_k = ŵ log k + w̃ + o(1)``.
 """
 from __future__ import annotations
 

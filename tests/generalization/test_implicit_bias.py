@@ -1,6 +1,8 @@
 """lib.generalization.implicit_bias: preconditioned GD against its closed-form limit and a NumPy iteration, the
 bias/variance formulas against explicit matrix algebra and Monte Carlo, the asymptotic variance
-against its NGD closed form, factorized sensing and deep linear nets against NumPy / brute force,
+against its NGD closed form and the asymptotic bias against its isotropic closed form and Monte Carlo,
+factorized sensing and deep linear nets against NumPy / brute force, the max-margin solver against
+closed forms and scipy's SLSQP, logistic GD against a NumPy loop and the Soudry et al. expansion,
 and input validation."""
 import jax
 import jax.numpy as jnp
