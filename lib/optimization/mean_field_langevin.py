@@ -313,9 +313,9 @@ def bounded_two_layer_output(particles, X, *, amplitude) -> jax.Array:
 
 
 @jax.jit
-def _bounded_drift(particles, X, y, amplitude, reg):
+def _bounded_drift(particles, X, y, weights, amplitude, reg):
     a, feats, f = _bounded_parts(particles, X, amplitude)
-    g = (f - y) / X.shape[0]                                               # ∂ℓ/∂f / n
+    g = weights * (f - y)                                                  # q_i ∂ℓ/∂f
     ta = jnp.tanh(a)
     grad_a = amplitude * (1 - ta ** 2) * (feats @ g) + reg * a
     grad_w = (amplitude * ta)[:, None] * (((1 - feats ** 2) * g) @ X) + reg * particles[:, 1:]
@@ -328,17 +328,21 @@ class BoundedTwoLayerDrift:
     """MFLD drift of the bounded mean-field network (built by :func:`bounded_two_layer_drift`)."""
     X: jax.Array
     y: jax.Array
+    weights: jax.Array
     amplitude: jax.Array
     reg: jax.Array
 
     def __call__(self, particles):
-        return _bounded_drift(particles, self.X, self.y, self.amplitude, self.reg)
+        return _bounded_drift(particles, self.X, self.y, self.weights, self.amplitude, self.reg)
 
 
-def bounded_two_layer_drift(X, y, *, amplitude, reg) -> BoundedTwoLayerDrift:
+def bounded_two_layer_drift(X, y, *, amplitude, reg, weights=None) -> BoundedTwoLayerDrift:
     """MFLD drift ``∇_θ δF/δμ(μ_X, θ_j)`` for
-    ``F(μ) = (1/2n) Σ_i (f_μ(x_i) − y_i)² + reg ∫‖θ‖²/2 dμ`` with the bounded network of
-    :func:`bounded_two_layer_output`. With ``g_i = (f_μ(x_i) − y_i)/n`` and ``t_{ij} = tanh(w_jᵀx_i)``,
+    ``F(μ) = ½ Σ_i q_i (f_μ(x_i) − y_i)² + reg ∫‖θ‖²/2 dμ`` with the bounded network of
+    :func:`bounded_two_layer_output` and sample weights ``q_i = weights`` (``≥ 0``, summing to 1;
+    default ``1/n``: the mean squared loss; zero weights let data sets of different sizes share
+    one padded shape, hence one compilation). With ``g_i = q_i (f_μ(x_i) − y_i)`` and
+    ``t_{ij} = tanh(w_jᵀx_i)``,
 
         ∂_a = R (1 − tanh² a_j) Σ_i g_i t_ij + reg a_j,    ∂_w = R tanh(a_j) Σ_i g_i (1 − t_ij²) x_i + reg w_j.
 
@@ -349,5 +353,16 @@ def bounded_two_layer_drift(X, y, *, amplitude, reg) -> BoundedTwoLayerDrift:
     R = v.scalar(amplitude, "amplitude", positive=True)
     reg = v.scalar(reg, "reg", nonnegative=True)
     dtype = jnp.result_type(X.dtype, y.dtype)
-    return BoundedTwoLayerDrift(X.astype(dtype), y.astype(dtype), jnp.asarray(R, dtype),
+    if weights is None:
+        q = jnp.full(X.shape[0], 1.0 / X.shape[0], dtype)
+    else:
+        q = v.float_array(weights, "weights", ndim=1)
+        v.same_dim(X, q, "X", "weights", axis=0)
+        v.nonnegative(q, "weights")
+        with jax.ensure_compile_time_eval():
+            total = float(jnp.sum(q))
+        if abs(total - 1) > 1e-5:
+            raise ValueError(f"weights must sum to 1, got {total}")
+        q = q.astype(dtype)
+    return BoundedTwoLayerDrift(X.astype(dtype), y.astype(dtype), q, jnp.asarray(R, dtype),
                                 jnp.asarray(reg, dtype))

@@ -188,6 +188,11 @@ def test_bounded_network_drift_is_n_times_gradient_and_output_is_bounded():
 
     drift = mfl.bounded_two_layer_drift(X, y, amplitude=R, reg=reg)
     np.testing.assert_allclose(drift(P), P.shape[0] * jax.grad(F)(P), rtol=1e-10, atol=1e-12)
+    # zero-weight padding rows change nothing
+    Xp, yp = np.vstack([X, rng.normal(size=(4, 3))]), np.concatenate([y, rng.normal(size=4)])
+    q = np.concatenate([np.full(9, 1 / 9), np.zeros(4)])
+    padded = mfl.bounded_two_layer_drift(Xp, yp, amplitude=R, reg=reg, weights=q)
+    np.testing.assert_allclose(padded(P), drift(P), rtol=1e-12, atol=1e-14)
 
 
 def test_bounded_network_float32():
@@ -213,6 +218,10 @@ def test_bounded_network_float32():
      "amplitude"),
     (lambda: mfl.bounded_two_layer_output(np.ones((3, 2)), np.ones((3, 2)), amplitude=1.0),
      "particles"),
+    (lambda: mfl.bounded_two_layer_drift(np.ones((3, 2)), np.ones(3), amplitude=1.0, reg=0.1,
+                                         weights=np.ones(3)), "weights"),
+    (lambda: mfl.bounded_two_layer_drift(np.ones((3, 2)), np.ones(3), amplitude=1.0, reg=0.1,
+                                         weights=np.array([1.5, -0.5, 0.0])), "weights"),
 
     (lambda: mfl.mmd2(np.ones((3, 2)), np.ones((3, 3)), bandwidth=1.0), "y"),
     (lambda: mfl.mmd2(np.ones((3, 2)), np.ones((3, 2)), bandwidth=0.0), "bandwidth"),
