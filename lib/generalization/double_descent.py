@@ -92,17 +92,20 @@ def anisotropic_ridgeless_risk(gamma, spectrum, *, signal, noise) -> tuple[float
 
 
 @partial(jax.jit, static_argnames=("n", "reps"))
-def _aniso_mc(key, tau, n, reps, r2, s2):
-    d = tau.shape[0]
+def _aniso_mc(keys, taus, dims, n, reps, r2, s2):
+    # ``taus`` (g, w): spectra padded with zeros to a common width w (all d < n, or all d > n).
+    # A zero eigenvalue gives a zero column of X, which changes neither G = XXᵀ, A = XΣXᵀ nor
+    # tr Σ; below the threshold the padded diagonal of XᵀX is set to 1 and its row of Σ^{1/2}
+    # is 0, so tr(Σ(XᵀX)⁻¹) is unchanged. One compilation serves the group.
+    w = taus.shape[1]
 
-    def one(k):
-        X = jax.random.normal(k, (n, d), dtype=tau.dtype) * jnp.sqrt(tau)
-        if d < n:
-            # variance σ² tr(Σ (XᵀX)⁻¹); no bias
-            L = jnp.linalg.cholesky(X.T @ X)
+    def one(tau, d, k):
+        X = jax.random.normal(k, (n, w), dtype=tau.dtype) * jnp.sqrt(tau)
+        if w < n:
+            pad = (jnp.arange(w) >= d).astype(tau.dtype)
+            L = jnp.linalg.cholesky(X.T @ X + jnp.diag(pad))
             Linv = jax.scipy.linalg.solve_triangular(L, jnp.diag(jnp.sqrt(tau)), lower=True)
-            return s2 * jnp.sum(Linv ** 2)
-        # G = XXᵀ, A = XΣXᵀ: bias (r²/d)(tr Σ − tr G⁻¹A), variance σ² tr(G⁻¹ A G⁻¹)
+            return s2 * jnp.sum(Linv ** 2)                    # variance σ² tr(Σ (XᵀX)⁻¹); no bias
         G = X @ X.T
         A = (X * tau) @ X.T
         cf = jax.scipy.linalg.cho_factor(G, lower=True)
@@ -111,35 +114,64 @@ def _aniso_mc(key, tau, n, reps, r2, s2):
         var = s2 * jnp.trace(jax.scipy.linalg.cho_solve(cf, GiA.T))
         return bias + var
 
-    return jax.lax.map(one, jax.random.split(key, reps))
+    def per_dim(args):
+        tau, d, kd = args
+        return jax.lax.map(lambda k: one(tau, d, k), jax.random.split(kd, reps))
+    return jax.lax.map(per_dim, (taus, dims, keys))
 
 
-def anisotropic_risk_monte_carlo(key, n: int, spectrum, *, signal, noise, reps: int) -> jax.Array:
+def anisotropic_risk_monte_carlo(key, n: int, spectra, *, signal, noise, reps: int) -> jax.Array:
     """Draws of the conditional risk ``E_{β,ε}[‖X⁺y − β‖²_Σ | X]``, one per design ``X``.
 
-    ``X`` has ``n`` iid rows ``N(0, Σ)``, ``Σ = diag(spectrum)`` (``d = len(spectrum)``); ``β``
-    uniform on the sphere of radius ``r`` (``signal``) and ``ε ~ N(0, σ² I)`` (``noise``) are
-    integrated out exactly (Rao–Blackwellization, far less Monte-Carlo noise than sampling them):
+    For each spectrum in ``spectra`` (a sequence of 1-D arrays of positive eigenvalues, one per
+    dimension ``d = len(spectrum)``; a single 1-D array is one spectrum): ``X`` has ``n`` iid
+    rows ``N(0, Σ)``, ``Σ = diag(spectrum)``; ``β`` uniform on the sphere of radius ``r``
+    (``signal``) and ``ε ~ N(0, σ² I)`` (``noise``) are integrated out exactly
+    (Rao–Blackwellization, far less Monte-Carlo noise than sampling them):
 
         d < n:   σ² tr(Σ (XᵀX)⁻¹)                                   (no bias),
         d > n:   (r²/d)(tr Σ − tr(G⁻¹A)) + σ² tr(G⁻¹ A G⁻¹),   G = XXᵀ, A = XΣXᵀ,
 
     using ``X⁺ = Xᵀ G⁻¹`` and that ``X⁺X`` projects on the row space. Their mean estimates the
     finite-``n`` risk, whose limit is :func:`anisotropic_ridgeless_risk`; for ``d < n`` it is
-    exactly ``σ² d/(n − d − 1)`` for every Σ. Requires ``|d − n| ≥ 2``; returns shape ``(reps,)``
-    in the default float dtype (use float64: ``G`` is ill-conditioned near ``d = n``).
+    exactly ``σ² d/(n − d − 1)`` for every Σ. Requires ``|d − n| ≥ 2``. The dimensions are
+    computed in groups (all ``< n`` or all ``> n``, largest at most twice the smallest), each
+    padded with zero eigenvalues to its largest ``d`` (which leaves every term unchanged) and
+    run by one compiled program. Returns shape ``(len(spectra), reps)`` (``(reps,)`` for a
+    single spectrum) in the default float dtype (use float64: ``G`` is ill-conditioned near
+    ``d = n``).
     """
     key = v.key(key)
     n = v.integer(n, "n", minimum=2)
-    tau = _spectrum(spectrum)
-    if abs(tau.size - n) < 2:
-        raise ValueError(f"spectrum length d={tau.size} must differ from n={n} by at least 2")
+    single = not isinstance(spectra, (list, tuple))
+    taus = [_spectrum(spectra)] if single else [_spectrum(t) for t in spectra]
+    if not taus:
+        raise ValueError("spectra must contain at least one spectrum")
+    for t in taus:
+        if abs(t.size - n) < 2:
+            raise ValueError(f"spectrum length d={t.size} must differ from n={n} by at least 2")
     reps = v.integer(reps, "reps", minimum=1)
     r = v.scalar(signal, "signal", nonnegative=True)
     sigma = v.scalar(noise, "noise", nonnegative=True)
     dtype = jnp.zeros(()).dtype
-    return _aniso_mc(key, jnp.asarray(tau, dtype), n, reps, jnp.asarray(r ** 2, dtype),
-                     jnp.asarray(sigma ** 2, dtype))
+    dims = [t.size for t in taus]
+    groups = []
+    for i in sorted(range(len(dims)), key=lambda i: dims[i]):
+        first = dims[groups[-1][0]] if groups else None
+        if first is not None and dims[i] <= 2 * first and (dims[i] < n) == (first < n):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    keys = jax.random.split(key, len(dims))
+    parts = []
+    for g in groups:
+        w = max(dims[i] for i in g)
+        padded = np.stack([np.pad(taus[i], (0, w - dims[i])) for i in g])
+        parts.append(_aniso_mc(keys[np.asarray(g)], jnp.asarray(padded, dtype),
+                               jnp.asarray([dims[i] for i in g]), n, reps,
+                               jnp.asarray(r ** 2, dtype), jnp.asarray(sigma ** 2, dtype)))
+    out = jnp.concatenate(parts)[np.argsort(np.concatenate(groups))]
+    return out[0] if single else out
 
 
 # ------------------------------------------------------------------------------------------------

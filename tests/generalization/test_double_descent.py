@@ -40,12 +40,27 @@ def test_anisotropic_risk_scaling_in_sigma():
 
 
 def test_monte_carlo_matches_inverse_wishart_below_threshold():
-    # E tr(Σ(XᵀX)⁻¹) = d/(n − d − 1) for every Σ
-    n, tau = 60, dd.loguniform_spectrum(30, low=0.1, high=10.0)
-    draws = np.asarray(dd.anisotropic_risk_monte_carlo(jax.random.key(0), n, tau, signal=1.0,
+    # E tr(Σ(XᵀX)⁻¹) = d/(n − d − 1) for every Σ; d = 20 and 30 share one zero-padded group
+    n = 60
+    spectra = [dd.loguniform_spectrum(d, low=0.1, high=10.0) for d in (30, 20)]
+    draws = np.asarray(dd.anisotropic_risk_monte_carlo(jax.random.key(0), n, spectra, signal=1.0,
                                                        noise=0.5, reps=400))
-    se = draws.std(ddof=1) / np.sqrt(draws.size)
-    assert abs(draws.mean() - 0.25 * 30 / 29) <= 4 * se
+    assert draws.shape == (2, 400)
+    for row, d in zip(draws, (30, 20)):
+        se = row.std(ddof=1) / np.sqrt(row.size)
+        assert abs(row.mean() - 0.25 * d / (n - d - 1)) <= 4 * se
+
+
+def test_monte_carlo_padding_above_threshold():
+    # d = 50 padded to 75 in one group with d = 75: same law as the unpadded single-spectrum call
+    n, r, s = 30, 1.0, 0.5
+    spectra = [dd.loguniform_spectrum(d, low=0.2, high=4.0) for d in (75, 50)]
+    grouped = np.asarray(dd.anisotropic_risk_monte_carlo(jax.random.key(4), n, spectra, signal=r,
+                                                         noise=s, reps=300))
+    alone = np.asarray(dd.anisotropic_risk_monte_carlo(jax.random.key(5), n, spectra[1], signal=r,
+                                                       noise=s, reps=300))
+    se = np.hypot(grouped[1].std(ddof=1), alone.std(ddof=1)) / np.sqrt(300)
+    assert abs(grouped[1].mean() - alone.mean()) <= 4 * se
 
 
 def test_monte_carlo_matches_sampled_beta_and_noise():
