@@ -8,13 +8,18 @@ the chapter compares that simulation with.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import jax
+import numpy as np
+import scipy.linalg
 import jax.numpy as jnp
 
 from .. import _validate as v
 
 __all__ = ["double_well", "double_well_grad", "gibbs_on_grid", "kolmogorov_distance",
-           "gaussian_kl", "ula_ou_variance", "first_passage_times", "kramers_time"]
+           "gaussian_kl", "ula_ou_variance", "first_passage_times", "kramers_time",
+           "mean_first_passage_time", "generator_spectral_gap", "gld_first_passage"]
 
 
 def double_well(theta, *, barrier: float = 1.0, tilt: float = 0.0):
@@ -120,3 +125,126 @@ def kramers_time(barrier, curvature_min, curvature_saddle, beta):
     c_sad = v.scalar(curvature_saddle, "curvature_saddle", positive=True)
     beta = v.float_array(beta, "beta")
     return 2 * jnp.pi / jnp.sqrt(c_min * c_sad) * jnp.exp(beta * barrier)
+
+
+def _uniform_grid(potential_values, grid):
+    L = v.float_array(potential_values, "potential_values", ndim=1)
+    x = v.float_array(grid, "grid", ndim=1)
+    v.same_dim(L, x, "potential_values", "grid")
+    if x.shape[0] < 3:
+        raise ValueError(f"grid must have at least 3 points, got {x.shape[0]}")
+    h = jnp.diff(x)
+    mean_h = (x[-1] - x[0]) / (x.shape[0] - 1)
+    if not bool(jnp.all(h > 0)) or float(jnp.max(jnp.abs(h - mean_h))) > 0.05 * float(mean_h):
+        raise ValueError("grid must be increasing and uniformly spaced")
+    dtype = jnp.result_type(L.dtype, x.dtype)
+    return L.astype(dtype), x.astype(dtype)
+
+
+def mean_first_passage_time(potential_values, grid, beta, start, target):
+    """Exact mean first-passage time of GLD ``dθ = −L'(θ) dt + √(2/β) dB`` from ``start`` up to
+    ``target`` (``start < target``), with reflection at ``grid[0]``:
+
+        E τ = β ∫_start^target e^{β L(y)} ∫_{grid[0]}^y e^{−β L(z)} dz dy,
+
+    the solution of ``β⁻¹T'' − L'T' = −1``, ``T(target) = 0``, ``T'(grid[0]) = 0`` at ``start``
+    (the reflecting end stands in for ``−∞`` when ``π_β`` has negligible mass left of it). Both
+    integrals by the trapezoidal rule on the uniform ``grid`` (``start`` and ``target`` are rounded
+    to grid points), the outer one in log space so that ``e^{βL}`` does not overflow.
+    """
+    L, x = _uniform_grid(potential_values, grid)
+    beta = v.scalar(beta, "beta", positive=True)
+    start = v.scalar(start, "start")
+    target = v.scalar(target, "target")
+    if not float(x[0]) < start < target <= float(x[-1]):
+        raise ValueError(f"need grid[0] < start < target <= grid[-1], got start={start}, "
+                         f"target={target} on [{float(x[0])}, {float(x[-1])}]")
+    return _mfpt(L, x, jnp.asarray(beta, L.dtype), start, target)
+
+
+@jax.jit
+def _mfpt(L, x, beta, start, target):
+    h = (x[-1] - x[0]) / (x.shape[0] - 1)
+    e = beta * (L - L.min())
+    w = jnp.exp(-e)
+    inner = jnp.concatenate([jnp.zeros(1, L.dtype), jnp.cumsum(0.5 * (w[1:] + w[:-1]) * h)])
+    i0 = jnp.argmin(jnp.abs(x - start))
+    i1 = jnp.argmin(jnp.abs(x - target))
+    idx = jnp.arange(x.shape[0])
+    weight = jnp.where((idx == i0) | (idx == i1), 0.5 * h, h)
+    inside = (idx >= i0) & (idx <= i1)
+    log_terms = e + jnp.log(jnp.maximum(inner, jnp.finfo(L.dtype).tiny)) + jnp.log(weight)
+    return beta * jnp.exp(jax.nn.logsumexp(jnp.where(inside, log_terms, -jnp.inf)))
+
+
+def generator_spectral_gap(potential_values, grid, beta):
+    """Spectral gap ``λ₁`` of the GLD generator ``𝓛f = β⁻¹ f'' − L' f'`` on ``[grid[0], grid[-1]]``
+    with reflecting ends: the smallest non-zero ``λ`` with ``−𝓛φ = λφ``, i.e. the best constant in
+    the Poincaré inequality ``Var_π(f) ≤ λ₁⁻¹ β⁻¹ E_π|f'|²`` and the rate ``e^{−λ₁ t}`` at which
+    ``E f(θ_t)`` relaxes. Discretized as the reversible nearest-neighbour jump process with rates
+    ``q_{i→i±1} = exp(−β(L_{i±1} − L_i)/2)/(β h²)`` (detailed balance with ``e^{−βL_i}``,
+    second-order consistent with ``𝓛``), whose symmetrized tridiagonal matrix is diagonalized
+    (in float64 on the host by LAPACK's tridiagonal solver; returned in the input's dtype).
+    """
+    L, x = _uniform_grid(potential_values, grid)
+    beta = v.scalar(beta, "beta", positive=True)
+    Ld, h = np.asarray(L, np.float64), float(x[-1] - x[0]) / (x.shape[0] - 1)
+    dL = np.diff(Ld)
+    up = np.exp(-beta * dL / 2) / (beta * h * h)            # i -> i + 1
+    down = np.exp(beta * dL / 2) / (beta * h * h)           # i + 1 -> i
+    diag = np.concatenate([up, [0.0]]) + np.concatenate([[0.0], down])
+    lam = scipy.linalg.eigh_tridiagonal(diag, -np.sqrt(up * down), eigvals_only=True,
+                                        select="i", select_range=(0, 1))
+    return jnp.asarray(lam[1], L.dtype)
+
+
+def gld_first_passage(grad, start, key, *, beta, step_size, n_steps: int, threshold,
+                      record_every: int):
+    """Run ``N`` independent 1-D ULA chains ``θ ← θ − η L'(θ) + √(2η/β_i) ξ`` and record, for each,
+    the first time ``k·η`` (``k`` the step count) at which ``θ ≥ threshold`` (``inf`` if never).
+
+    ``grad`` is ``L'`` (elementwise), ``start`` the ``(N,)`` initial points, ``beta`` a scalar or
+    one inverse temperature per chain ``(N,)``. Chains keep running after the passage. The noise of
+    step ``t`` is drawn as in :func:`lib.mfld.simulate` (``fold_in(key, t)``, split, first part), so
+    with a scalar ``beta`` the path is that of ``simulate`` on the ``(N, 1)`` particles. Returns
+    ``(tau, path)``: ``tau`` ``(N,)`` and ``path`` ``(n_steps // record_every, N)``, the positions
+    after every ``record_every`` steps. One jitted ``lax.scan``.
+    """
+    if not callable(grad):
+        raise ValueError(f"grad must be callable (elementwise L'), got {type(grad).__name__}")
+    x0 = v.float_array(start, "start", ndim=1)
+    key = v.key(key)
+    eta = v.scalar(step_size, "step_size", positive=True)
+    threshold = v.scalar(threshold, "threshold")
+    n_steps = v.integer(n_steps, "n_steps", minimum=1)
+    record_every = v.integer(record_every, "record_every", minimum=1)
+    if n_steps % record_every:
+        raise ValueError(f"record_every ({record_every}) must divide n_steps ({n_steps})")
+    b = v.float_array(beta, "beta", ndim=(0, 1))
+    if b.ndim == 1 and b.shape[0] != x0.shape[0]:
+        raise ValueError(f"beta must be a scalar or have shape ({x0.shape[0]},), got {b.shape}")
+    v.positive(b, "beta")
+    scale = jnp.broadcast_to(jnp.sqrt(2 * eta / b), x0.shape).astype(x0.dtype)
+    steps = _gld_passage(grad, x0, key, jnp.asarray(eta, x0.dtype), scale,
+                         jnp.asarray(threshold, x0.dtype), n_chunks=n_steps // record_every,
+                         chunk=record_every)
+    first, path = steps
+    return jnp.where(first >= 0, first * eta, jnp.inf), path
+
+
+@partial(jax.jit, static_argnames=("grad", "n_chunks", "chunk"))
+def _gld_passage(grad, x0, key, eta, scale, threshold, *, n_chunks, chunk):
+    def step(carry, t):
+        x, first = carry
+        k_noise, _ = jax.random.split(jax.random.fold_in(key, t))
+        x = x - eta * grad(x) + scale * jax.random.normal(k_noise, x.shape, x.dtype)
+        first = jnp.where((first < 0) & (x >= threshold), (t + 1).astype(first.dtype), first)
+        return (x, first), None
+
+    def run_chunk(carry, c):
+        carry, _ = jax.lax.scan(step, carry, c * chunk + jnp.arange(chunk))
+        return carry, carry[0]
+
+    first0 = jnp.full(x0.shape, -1, jnp.int32)
+    (_, first), path = jax.lax.scan(run_chunk, (x0, first0), jnp.arange(n_chunks))
+    return first, path

@@ -69,3 +69,76 @@ def test_first_passage_and_kramers():
 def test_invalid_inputs_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_mean_first_passage_time_of_free_diffusion():
+    # L = 0 with reflection at 0: T(x) = β ((b − l)² − (x − l)²)/2 (solve β⁻¹T'' = −1, T'(l) = 0)
+    grid = jnp.linspace(0.0, 2.0, 4001)
+    t = langevin.mean_first_passage_time(jnp.zeros_like(grid), grid, 3.0, 0.5, 2.0)
+    np.testing.assert_allclose(float(t), 3.0 * (4.0 - 0.25) / 2, rtol=1e-5)
+
+
+def test_mean_first_passage_time_tends_to_eyring_kramers():
+    # the ratio to Eyring–Kramers is 1 + O(1/β): its distance to 1 halves when β doubles
+    grid = jnp.linspace(-2.5, 1.0, 70001)
+    L = langevin.double_well(grid)
+    dev = []
+    for beta in (20.0, 40.0, 80.0):
+        t = float(langevin.mean_first_passage_time(L, grid, beta, -1.0, 1.0))
+        dev.append(abs(t / float(langevin.kramers_time(1.0, 8.0, 4.0, beta)) - 1))
+    assert dev[2] < 0.02
+    np.testing.assert_allclose(np.log2(dev[0] / dev[1]), 1.0, atol=0.1)
+    np.testing.assert_allclose(np.log2(dev[1] / dev[2]), 1.0, atol=0.1)
+
+
+def test_spectral_gap_of_ornstein_uhlenbeck_and_of_the_interval():
+    grid = jnp.linspace(-4.0, 4.0, 1601)
+    # L = m θ²/2: the generator's eigenvalues are k·m (Hermite polynomials), whatever β
+    for beta in (0.5, 2.0):
+        np.testing.assert_allclose(float(langevin.generator_spectral_gap(1.5 * grid**2, grid, beta)), 3.0,
+                                   rtol=1e-3)
+    # L = 0 on an interval of length ℓ (Neumann): cos(πx/ℓ), λ₁ = π²/(β ℓ²); the reflecting jump process
+    # lives on n cells of width h, so ℓ = n·h
+    x = jnp.linspace(0.0, 1.0, 801)
+    ell = 801 * float(x[1] - x[0])
+    np.testing.assert_allclose(float(langevin.generator_spectral_gap(jnp.zeros_like(x), x, 2.0)),
+                               np.pi**2 / (2.0 * ell**2), rtol=1e-5)
+
+
+def test_gld_first_passage_matches_simulate_and_the_exact_mean():
+    key = jax.random.PRNGKey(3)
+    x0 = -jnp.ones(64)
+    tau, path = langevin.gld_first_passage(langevin.double_well_grad, x0, key, beta=2.0, step_size=0.01,
+                                           n_steps=400, threshold=1.0, record_every=100)
+    final, traj = mfld.simulate(langevin.double_well_grad, x0[:, None], key, step_size=0.01,
+                                temperature=0.5, n_steps=400, record_every=100)
+    np.testing.assert_allclose(path, traj[:, :, 0], rtol=1e-10, atol=1e-12)
+    # recorded passage times: the first recorded position at or above 1 is no earlier than tau
+    rec = np.asarray(langevin.first_passage_times(path, 1.0, 1.0))
+    assert np.all(np.asarray(tau)[np.isfinite(rec)] <= rec[np.isfinite(rec)])
+    # Monte Carlo mean against the exact integral at β = 1 (all chains pass): 4 standard errors
+    # plus the O(η) bias of the discretization
+    n = 2000
+    beta = jnp.ones(n)                                   # per-chain inverse temperatures
+    tau, _ = langevin.gld_first_passage(langevin.double_well_grad, -jnp.ones(n), key, beta=beta,
+                                        step_size=0.01, n_steps=6000, threshold=1.0, record_every=6000)
+    tau = np.asarray(tau)
+    assert np.all(np.isfinite(tau))
+    grid = jnp.linspace(-3.0, 1.0, 8001)
+    exact = float(langevin.mean_first_passage_time(langevin.double_well(grid), grid, 1.0, -1.0, 1.0))
+    assert abs(tau.mean() - exact) < 4 * tau.std() / np.sqrt(n) + 0.02 * exact
+
+
+def test_new_functions_validate():
+    grid = jnp.linspace(-1, 1, 11)
+    with pytest.raises(ValueError, match="start"):
+        langevin.mean_first_passage_time(grid**2, grid, 1.0, 0.5, 0.2)
+    with pytest.raises(ValueError, match="uniformly"):
+        langevin.generator_spectral_gap(grid**2, grid**3, 1.0)
+    with pytest.raises(ValueError, match="beta"):
+        langevin.gld_first_passage(langevin.double_well_grad, jnp.zeros(3), jax.random.PRNGKey(0),
+                                   beta=jnp.ones(4), step_size=0.1, n_steps=10, threshold=1.0,
+                                   record_every=5)
+    with pytest.raises(ValueError, match="record_every"):
+        langevin.gld_first_passage(langevin.double_well_grad, jnp.zeros(3), jax.random.PRNGKey(0),
+                                   beta=1.0, step_size=0.1, n_steps=10, threshold=1.0, record_every=3)
