@@ -46,7 +46,8 @@ __all__ = [
     "gaussian_equivalence_constants", "gaussian_equivalence_monte_carlo", "single_index_data",
     "init_two_layer", "first_step_gradient", "one_step_weights", "rank_one_step",
     "SpikeLimit", "spike_limit", "leading_singular_pairs", "SpikeSweep", "step_size_sweep", "network_features",
-    "gaussian_equivalent_features", "RidgePath", "ridge_path",
+    "gaussian_equivalent_features", "RidgePath", "ridge_path", "GERiskBand",
+    "gaussian_equivalent_risk_band",
 ]
 
 
@@ -538,3 +539,45 @@ def ridge_path(Phi, y, Phi_test, y_test, *, lams) -> RidgePath:
     dtype = jnp.result_type(Phi.dtype, y.dtype, Phi_test.dtype, y_test.dtype)
     return RidgePath(*_ridge_path(Phi.astype(dtype), y.astype(dtype), Phi_test.astype(dtype),
                                   y_test.astype(dtype), (Phi.shape[0] * lams).astype(dtype)))
+
+
+class GERiskBand(NamedTuple):
+    """What :func:`gaussian_equivalent_risk_band` returns: the population error ``lower`` of the
+    best predictor on the Gaussian-equivalent features and ``upper`` = ``lower`` plus the expected
+    excess of the least-squares fit from ``n`` samples; also the linear-part error ``linear``."""
+    lower: float
+    upper: float
+    linear: float
+
+
+def gaussian_equivalent_risk_band(W, beta, *, mu1, mu2, mu1_star, nonlinear_energy, noise,
+                                  n_samples) -> GERiskBand:
+    """Test-error band of ridge regression on the Gaussian-equivalent features of ``W``.
+
+    For ``φ_GE(x) = (μ₁ W x + μ₂ z)/√N`` (``μ₀ = μ₀* = 0``: odd activation, centred target) and
+    the target ``f*(⟨x, β*⟩) = μ₁*⟨x, β*⟩ + P_{>1}f*``, the best predictor ``cᵀφ_GE`` has error
+
+        lower = ‖P_{>1}f*‖² + A,    A = μ₁*² β*ᵀ (I + (μ₁²/μ₂²) WᵀW)⁻¹ β*
+
+    (``P_{>1}f*`` is uncorrelated with every feature; minimizing
+    ``‖μ₁*β* − μ₁Wᵀc‖² + μ₂²‖c‖²`` over ``c`` and Woodbury give ``A``). Least squares on ``n``
+    samples of these jointly Gaussian features, with label noise of standard deviation
+    ``noise``, has expected test error ``lower + (lower + noise²) N/(n − N − 1)`` =: ``upper``
+    (the exact excess of OLS with a Gaussian design); ridge with the best penalty lies in
+    ``[lower, upper]``. ``W`` is ``(N, d)``, ``beta`` ``(d,)`` of unit norm, ``n_samples > N + 1``.
+    Computed in float64 NumPy.
+    """
+    W = np.asarray(v.float_array(W, "W", ndim=2), np.float64)
+    beta = np.asarray(v.float_array(beta, "beta", ndim=1), np.float64)
+    if beta.shape[0] != W.shape[1]:
+        raise ValueError(f"beta must have length d = {W.shape[1]}, got shape {beta.shape}")
+    mu1, mu1_star = v.scalar(mu1, "mu1"), v.scalar(mu1_star, "mu1_star")
+    mu2 = v.scalar(mu2, "mu2", positive=True)
+    energy = v.scalar(nonlinear_energy, "nonlinear_energy", nonnegative=True)
+    noise = v.scalar(noise, "noise", nonnegative=True)
+    N = W.shape[0]
+    n = v.integer(n_samples, "n_samples", minimum=N + 2)
+    M = np.eye(W.shape[1]) + (mu1 ** 2 / mu2 ** 2) * (W.T @ W)
+    linear = float(mu1_star ** 2 * beta @ np.linalg.solve(M, beta))
+    lower = energy + linear
+    return GERiskBand(lower, lower + (lower + noise ** 2) * N / (n - N - 1), linear)

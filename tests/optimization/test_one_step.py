@@ -202,3 +202,45 @@ def test_bad_inputs():
         osl.ridge_path(X, y, X[:, :-1], y, lams=[1.0])
     with pytest.raises(ValueError, match="key"):
         osl.init_two_layer(0, 4, 3)
+
+
+def test_ge_risk_band_against_monte_carlo_least_squares():
+    # independent check: simulate the Gaussian-equivalent model and fit least squares
+    d, N, n, m = 20, 30, 400, 20000
+    rng = np.random.default_rng(21)
+    W = rng.standard_normal((N, d)) / np.sqrt(d)
+    beta = rng.standard_normal(d)
+    beta = beta / np.linalg.norm(beta)
+    mu1, mu2, mu1s, energy, noise = 0.6, 0.3, 1.2, 0.4, 0.1
+    band = osl.gaussian_equivalent_risk_band(W, beta, mu1=mu1, mu2=mu2, mu1_star=mu1s,
+                                             nonlinear_energy=energy, noise=noise, n_samples=n)
+
+    def sample(size):
+        X = rng.standard_normal((size, d))
+        Phi = mu1 * X @ W.T + mu2 * rng.standard_normal((size, N))
+        f = mu1s * X @ beta + np.sqrt(energy) * rng.standard_normal(size)
+        return Phi, f                     # P>1 f* modelled as independent noise of its energy
+
+    # population optimum (large-sample least squares, noiseless) ≈ lower
+    Phi, f = sample(200000)
+    c = np.linalg.lstsq(Phi, f, rcond=None)[0]
+    Phi_t, f_t = sample(m)
+    assert abs(np.mean((Phi_t @ c - f_t) ** 2) - band.lower) < 0.02 * band.lower
+    # n-sample least squares with label noise: mean test error over 200 fits ≈ upper
+    errs = []
+    for _ in range(200):
+        Phi, f = sample(n)
+        c = np.linalg.lstsq(Phi, f + noise * rng.standard_normal(n), rcond=None)[0]
+        errs.append(np.mean((Phi_t @ c - f_t) ** 2))
+    se = np.std(errs, ddof=1) / np.sqrt(len(errs))
+    assert abs(np.mean(errs) - band.upper) < 4 * se + 0.01 * band.upper
+    assert band.upper > band.lower > energy
+
+
+def test_ge_risk_band_validation():
+    with pytest.raises(ValueError, match="n_samples"):
+        osl.gaussian_equivalent_risk_band(np.ones((5, 3)), np.ones(3) / np.sqrt(3), mu1=1.0, mu2=1.0,
+                                          mu1_star=1.0, nonlinear_energy=0.1, noise=0.1, n_samples=6)
+    with pytest.raises(ValueError, match="beta"):
+        osl.gaussian_equivalent_risk_band(np.ones((5, 3)), np.ones(4), mu1=1.0, mu2=1.0,
+                                          mu1_star=1.0, nonlinear_energy=0.1, noise=0.1, n_samples=60)
