@@ -69,7 +69,7 @@ from ..nets import PARAMETERIZATIONS, layer_multiplier
 
 __all__ = ["covariance", "effective_dof", "effective_dof_from_eigs", "ridge_leverage_scores",
            "select_units", "leverage_sample", "reconstruction_matrix", "residual_covariance",
-           "importance_weights", "reweighted_residual_norm", "hidden_activations", "prune_mlp",
+           "importance_weights", "reweighted_reconstruction", "reweighted_residual_norm", "hidden_activations", "prune_mlp",
            "count_params", "parameter_count_bound", "compression_bound", "nonvacuous_sample_size"]
 
 
@@ -125,12 +125,34 @@ def _leverage(cov, lam):
     return jnp.diag(M)
 
 
-def ridge_leverage_scores(cov, lam) -> jax.Array:
-    """Ridge leverage scores ``τ_j(λ) = [Σ(Σ+λI)^{-1}]_{jj}``, ``Σ_j τ_j = N(λ)``, each in [0, 1)."""
+@jax.jit
+def _leverage_eig(mu, U, lam):
+    mu = jnp.clip(mu, 0.0)
+    return (U ** 2) @ (mu / (mu + lam))
+
+
+def _check_eig(eig, p: int):
+    if not (isinstance(eig, (tuple, list)) and len(eig) == 2):
+        raise ValueError("eig must be the pair (mu, U) returned by jnp.linalg.eigh(cov)")
+    mu = v.float_array(eig[0], "eig", ndim=1)
+    U = v.float_array(eig[1], "eig", ndim=2)
+    if mu.shape != (p,) or U.shape != (p, p):
+        raise ValueError(f"eig must hold mu of shape ({p},) and U of shape ({p}, {p}), "
+                         f"got {mu.shape} and {U.shape}")
+    return mu, U
+
+
+def ridge_leverage_scores(cov, lam, *, eig=None) -> jax.Array:
+    """Ridge leverage scores ``τ_j(λ) = [Σ(Σ+λI)^{-1}]_{jj} = Σ_k U_{jk}² μ_k/(μ_k+λ)``,
+    ``Σ_j τ_j = N(λ)``, each in [0, 1). ``eig = (mu, U) = jnp.linalg.eigh(cov)`` (optional) reuses
+    one eigendecomposition for many λ; without it one linear solve is done."""
     cov = _check_cov(cov)
     lam = _check_lam(lam, positive=True)
     if lam.ndim:
         raise ValueError("lam must be a scalar here")
+    if eig is not None:
+        mu, U = _check_eig(eig, cov.shape[0])
+        return _leverage_eig(mu, U, lam.astype(mu.dtype))
     return _leverage(cov, lam)
 
 
@@ -249,11 +271,12 @@ def residual_covariance(cov, units, *, lam, weights=None) -> jax.Array:
     return cov - A @ cov[units, :]
 
 
-@partial(jax.jit, static_argnames=("m", "n_draws"))
-def _importance(key, probs, m, n_draws):
+@partial(jax.jit, static_argnames=("m_pad", "n_draws"))
+def _importance(key, probs, m, m_pad, n_draws):
     p = probs.shape[0]
-    draws = jax.random.choice(key, p, (n_draws, m), replace=True, p=probs)
-    counts = jax.vmap(lambda d: jnp.zeros(p, probs.dtype).at[d].add(1.0))(draws)
+    draws = jax.random.choice(key, p, (n_draws, m_pad), replace=True, p=probs)
+    used = (jnp.arange(m_pad) < m).astype(probs.dtype)          # the first m draws count
+    counts = jax.vmap(lambda d: jnp.zeros(p, probs.dtype).at[d].add(used))(draws)
     safe = jnp.where(probs > 0, probs, 1.0)
     return counts / (m * safe)
 
@@ -271,7 +294,34 @@ def importance_weights(key, probs, m: int, *, n_draws: int = 1) -> jax.Array:
         raise ValueError("probs must have a positive sum")
     m = v.integer(m, "m", minimum=1)
     n_draws = v.integer(n_draws, "n_draws", minimum=1)
-    return _importance(key, probs / jnp.sum(probs), m, n_draws)
+    m_pad = max(64, 1 << (m - 1).bit_length())        # one compilation per power of two
+    return _importance(key, probs / jnp.sum(probs), jnp.asarray(m, probs.dtype), m_pad, n_draws)
+
+
+@jax.jit
+def _reweighted_recon(cov, weights, lam):
+    root = jnp.sqrt(weights)
+    G = root[:, None] * cov * root[None, :] + lam * jnp.eye(cov.shape[0], dtype=cov.dtype)
+    return (cov * root[None, :]) @ jnp.linalg.solve(G, jnp.diag(root))
+
+
+def reweighted_reconstruction(cov, weights, *, lam) -> jax.Array:
+    """Full-width form ``A = Σ S^{1/2}(S^{1/2}ΣS^{1/2} + λI)^{-1}S^{1/2}`` (``S = diag(s)``,
+    ``s = weights >= 0`` of shape ``(p,)``) of the reweighted ridge map: column ``j`` is 0 when
+    ``s_j = 0``, and the columns of the kept units ``J`` equal
+    ``reconstruction_matrix(cov, J, lam=lam, weights=s_J)``, so ``A φ`` uses only the kept units.
+    One compiled shape for any kept set: ``prune_mlp(params, arange(p), A)`` is the compressed
+    network written at full width (dropped units get zero outgoing weights). ``s = 1_J`` gives the
+    plain ridge map of :func:`reconstruction_matrix`."""
+    cov = _check_cov(cov)
+    weights = v.float_array(weights, "weights", ndim=1)
+    if weights.shape[0] != cov.shape[0]:
+        raise ValueError(f"weights must have p = {cov.shape[0]} entries, got {weights.shape[0]}")
+    v.nonnegative(weights, "weights")
+    lam = _check_lam(lam, positive=True)
+    if lam.ndim:
+        raise ValueError("lam must be a scalar")
+    return _reweighted_recon(cov, weights.astype(cov.dtype), lam.astype(cov.dtype))
 
 
 @jax.jit
@@ -288,7 +338,7 @@ def _reweighted_norm(Z, mu, weights, lam):
     return jax.vmap(one)(weights)
 
 
-def reweighted_residual_norm(cov, weights, *, lam, cutoff: float = 1e-3) -> jax.Array:
+def reweighted_residual_norm(cov, weights, *, lam, cutoff: float = 1e-3, eig=None) -> jax.Array:
     """``ρ = λ_max(R_s)/λ`` for the residual ``R_s = λ Σ^{1/2}(Σ^{1/2} S Σ^{1/2} + λI)^{-1}Σ^{1/2}``
     of the ridge reconstruction from units reweighted by ``√s_j`` (``S = diag(s)``,
     ``s = weights`` of shape ``(p,)`` or ``(n_draws, p)``, ``>= 0``; units with ``s_j = 0`` are not
@@ -299,7 +349,8 @@ def reweighted_residual_norm(cov, weights, *, lam, cutoff: float = 1e-3) -> jax.
     (``r`` of them; an ``r × r`` problem per draw): ``ρ_r = λ_max(M_r^{1/2}(Z_rᵀSZ_r + λI)^{-1}M_r^{1/2})``,
     ``Z_r = U_r M_r^{1/2}``. Since ``R_s = (S/λ + Σ^{-1})^{-1}`` is operator-monotone in ``Σ``,
     ``ρ_r <= ρ`` exactly; dropping directions with ``μ_k < cutoff·λ`` lowers ρ by ``O(cutoff)``
-    for a decaying spectrum (tested). ``cutoff = 0`` keeps every positive eigenvalue."""
+    for a decaying spectrum (tested). ``cutoff = 0`` keeps every positive eigenvalue.
+    ``eig = (mu, U) = jnp.linalg.eigh(cov)`` (optional) reuses one eigendecomposition."""
     cov = _check_cov(cov)
     weights = v.float_array(weights, "weights", ndim=(1, 2))
     if weights.shape[-1] != cov.shape[0]:
@@ -310,11 +361,13 @@ def reweighted_residual_norm(cov, weights, *, lam, cutoff: float = 1e-3) -> jax.
     if lam.ndim:
         raise ValueError("lam must be a scalar")
     cutoff = v.scalar(cutoff, "cutoff", nonnegative=True)
-    mu, U = jnp.linalg.eigh(cov)
+    mu, U = jnp.linalg.eigh(cov) if eig is None else _check_eig(eig, cov.shape[0])
     floor = max(cutoff * float(lam), float(jnp.finfo(cov.dtype).eps) * float(mu[-1]))
-    keep = np.asarray(mu) > floor
-    Z = U[:, keep] * jnp.sqrt(mu[keep])
-    out = _reweighted_norm(Z, mu[keep], jnp.atleast_2d(weights).astype(cov.dtype),
+    r = int(np.sum(np.asarray(mu) > floor))
+    r_pad = min(cov.shape[0], 64 * -(-r // 64))      # pad to a multiple of 64: fewer compilations
+    mu_r = jnp.where(jnp.arange(r_pad) < r, mu[::-1][:r_pad], 0.0)   # padded directions: μ = 0,
+    Z = U[:, ::-1][:, :r_pad] * jnp.sqrt(mu_r)                        # they add 0 to ρ
+    out = _reweighted_norm(Z, mu_r, jnp.atleast_2d(weights).astype(cov.dtype),
                            lam.astype(cov.dtype))
     return out if weights.ndim == 2 else out[0]
 

@@ -45,6 +45,8 @@ def test_leverage_scores_sum_to_dof_and_lie_in_unit_interval():
     cov = cp.covariance(_features(1))
     tau = np.asarray(cp.ridge_leverage_scores(cov, 0.05))
     assert np.all((tau >= 0) & (tau < 1))
+    np.testing.assert_allclose(cp.ridge_leverage_scores(cov, 0.05, eig=jnp.linalg.eigh(cov)), tau,
+                               rtol=1e-10)
     np.testing.assert_allclose(tau.sum(), cp.effective_dof(cov, 0.05), rtol=1e-10)
 
 
@@ -188,6 +190,8 @@ def test_reweighted_residual_norm_matches_direct_residual():
     s = cp.importance_weights(jax.random.key(4), tau, 6, n_draws=3)
     rho = np.asarray(cp.reweighted_residual_norm(cov, s, lam=lam, cutoff=0.0))
     rho_cut = np.asarray(cp.reweighted_residual_norm(cov, s, lam=lam))
+    np.testing.assert_allclose(
+        cp.reweighted_residual_norm(cov, s, lam=lam, eig=jnp.linalg.eigh(cov)), rho_cut, rtol=1e-12)
     for k, sk in enumerate(np.asarray(s)):
         J = np.nonzero(sk)[0]
         R = np.asarray(cp.residual_covariance(cov, jnp.asarray(J), lam=lam, weights=sk[J]))
@@ -203,6 +207,20 @@ def test_reweighted_residual_norm_matches_direct_residual():
     mu1 = float(np.linalg.eigvalsh(np.asarray(cov))[-1])
     np.testing.assert_allclose(cp.reweighted_residual_norm(cov, jnp.ones(15), lam=lam, cutoff=0.0),
                                mu1 / (mu1 + lam), rtol=1e-8)
+
+
+def test_reweighted_reconstruction_full_width_form():
+    cov = cp.covariance(_features(14, n=200, p=9))
+    lam = 0.05
+    s = jnp.array([0.0, 2.0, 0.5, 0.0, 1.0, 3.0, 0.0, 0.0, 0.7])
+    A = np.asarray(cp.reweighted_reconstruction(cov, s, lam=lam))
+    J = np.flatnonzero(np.asarray(s))
+    np.testing.assert_allclose(A[:, J], cp.reconstruction_matrix(cov, J, lam=lam, weights=s[J]),
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(A[:, [0, 3, 6, 7]], 0.0, atol=1e-14)
+    ones = jnp.zeros(9).at[J].set(1.0)
+    np.testing.assert_allclose(np.asarray(cp.reweighted_reconstruction(cov, ones, lam=lam))[:, J],
+                               cp.reconstruction_matrix(cov, J, lam=lam), rtol=1e-9, atol=1e-12)
 
 
 def test_leverage_sampling_theorem_on_a_power_law_layer():
@@ -261,5 +279,7 @@ def test_input_validation():
         cp.importance_weights(jax.random.key(0), -jnp.ones(3), 2)
     with pytest.raises(ValueError, match="weights"):
         cp.reweighted_residual_norm(cov, jnp.ones(4), lam=0.1)
+    with pytest.raises(ValueError, match="eig"):
+        cp.ridge_leverage_scores(cov, 0.1, eig=(jnp.ones(5), jnp.eye(4)))
     with pytest.raises(ValueError, match="weights"):
         cp.reconstruction_matrix(cov, jnp.array([0, 1]), lam=0.1, weights=jnp.array([1.0, 0.0]))
