@@ -10,7 +10,7 @@ solution cell itself) on fresh random inputs and prints one line::
 A case agrees when every output entry satisfies ``|s − r| ≤ atol + rtol·|r|`` (NumPy's ``isclose``
 rule). Outputs may be arrays, scalars or (nested) tuples/lists of them. The grader never raises: a
 student who runs all cells reaches the rest of the notebook. The book's tests
-(``tests/test_graders.py``) require PASS for the reference solution and FAIL for a wrong one.
+(``tests/test_student.py``) require PASS for the reference solution and FAIL for a wrong one.
 """
 from __future__ import annotations
 
