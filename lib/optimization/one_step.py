@@ -69,14 +69,20 @@ def gauss_hermite(n_nodes: int = 201):
 
     Probabilists' Gauss–Hermite rule (``numpy.polynomial.hermite_e.hermegauss``) normalized by
     ``√(2π)``: exact for polynomials of degree ``≤ 2·n_nodes − 1``; for smooth ``g`` the error
-    decays geometrically, for ``g`` with a kink (ReLU) like ``n_nodes^{-3/2}``. Returned as NumPy
-    float64 arrays.
+    decays geometrically, for ``g`` with a kink (ReLU) only like ``n_nodes^{-1}`` (measured error
+    of ``E relu(Z)``: 3.3e-3, 1.6e-3, 8.2e-4 at 50, 100, 200 nodes). ``n_nodes ≤ 360``: NumPy's
+    weights overflow from about 380 nodes; non-finite weights raise ``ValueError``. Returned as
+    NumPy float64 arrays.
     """
     n_nodes = v.integer(n_nodes, "n_nodes", minimum=1)
-    if n_nodes > 400:
-        raise ValueError(f"n_nodes must be <= 400 (the rule loses accuracy beyond), got {n_nodes}")
-    z, w = hermegauss(n_nodes)
-    return z, w / w.sum()
+    if n_nodes > 360:
+        raise ValueError(f"n_nodes must be <= 360 (the weights overflow beyond), got {n_nodes}")
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        z, w = hermegauss(n_nodes)
+        w = w / w.sum()
+    if not (np.all(np.isfinite(z)) and np.all(np.isfinite(w))):
+        raise ValueError(f"n_nodes = {n_nodes}: the Gauss–Hermite weights are not finite")
+    return z, w
 
 
 def split_gauss_legendre(n_nodes: int = 100, *, cutoff: float = 12.0):
@@ -562,8 +568,10 @@ def gaussian_equivalent_risk_band(W, beta, *, mu1, mu2, mu1_star, nonlinear_ener
     (``P_{>1}f*`` is uncorrelated with every feature; minimizing
     ``‖μ₁*β* − μ₁Wᵀc‖² + μ₂²‖c‖²`` over ``c`` and Woodbury give ``A``). Least squares on ``n``
     samples of these jointly Gaussian features, with label noise of standard deviation
-    ``noise``, has expected test error ``lower + (lower + noise²) N/(n − N − 1)`` =: ``upper``
-    (the exact excess of OLS with a Gaussian design); ridge with the best penalty lies in
+    ``noise``, has expected test error ≈ ``lower + (lower + noise²) N/(n − N − 1)`` =: ``upper``
+    (the OLS excess for a Gaussian design with an independent residual; here the residual
+    ``P_{>1}f*`` + misfit is uncorrelated with, not independent of, the features, so the formula is
+    exact only asymptotically); ridge with the best penalty lies approximately in
     ``[lower, upper]``. ``W`` is ``(N, d)``, ``beta`` ``(d,)`` of unit norm, ``n_samples > N + 1``.
     Computed in float64 NumPy.
     """

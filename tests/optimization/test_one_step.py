@@ -177,6 +177,8 @@ def test_bad_inputs():
         osl.gaussian_equivalence_constants("tanh", rule="simpson")
     with pytest.raises(ValueError, match="n_nodes"):
         osl.gauss_hermite(0)
+    with pytest.raises(ValueError, match="n_nodes"):
+        osl.gauss_hermite(400)
     with pytest.raises(ValueError, match="n_samples"):
         osl.gaussian_equivalence_monte_carlo(jax.random.key(0), "tanh", n_samples=1)
     with pytest.raises(ValueError, match="a must have length"):
@@ -244,3 +246,16 @@ def test_ge_risk_band_validation():
     with pytest.raises(ValueError, match="beta"):
         osl.gaussian_equivalent_risk_band(np.ones((5, 3)), np.ones(4), mu1=1.0, mu2=1.0,
                                           mu1_star=1.0, nonlinear_energy=0.1, noise=0.1, n_samples=60)
+
+
+def test_gauss_hermite_largest_rule_is_finite_and_relu_error_falls_like_one_over_m():
+    # the largest allowed rule must give finite weights (NumPy's overflow from ~380 nodes gave NaN)
+    z, w = osl.gauss_hermite(360)
+    assert np.all(np.isfinite(z)) and np.all(np.isfinite(w)) and abs(w.sum() - 1) < 1e-12
+    q = osl.gaussian_equivalence_constants("relu", n_nodes=360)
+    assert np.isfinite([q.mu0, q.mu1, q.mu2]).all()
+    # E relu(Z) = 1/√(2π): the error of the rule falls like m^{-1} across the kink
+    errs = [abs(osl.gaussian_equivalence_constants("relu", n_nodes=m).mu0 - 1 / np.sqrt(2 * np.pi))
+            for m in (40, 80, 160, 320)]
+    slope = np.polyfit(np.log([40, 80, 160, 320]), np.log(errs), 1)[0]
+    assert abs(slope + 1) < 0.1  # a rate of m^{-3/2} (or m^{-3/4}) fails here
