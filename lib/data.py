@@ -153,6 +153,18 @@ def spectral_excess_risk(problem: SpectralProblem, coef) -> jax.Array:
     return jnp.sum((jnp.sqrt(problem.mu) * coef - problem.theta) ** 2, axis=-1)
 
 
+def _problem_n_lam(problem, n, lam, *, lam_positive: bool):
+    """Validate a spectral problem, sample sizes ``n > 0`` and ridges ``lam`` (``> 0`` or ``>= 0``);
+    return them with ``n`` and ``lam`` broadcast against each other."""
+    problem = _check_problem(problem)
+    n = v.float_array(n, "n")
+    lam = v.float_array(lam, "lam")
+    v.positive(n, "n")
+    (v.positive if lam_positive else v.nonnegative)(lam, "lam")
+    n, lam = jnp.broadcast_arrays(n, lam)
+    return problem, n, lam
+
+
 def spectral_ridge_risk(problem: SpectralProblem, n, lam):
     """Closed-form ``(bias, variance)`` of ridge regression in the Gaussian *sequence model*.
 
@@ -168,12 +180,7 @@ def spectral_ridge_risk(problem: SpectralProblem, n, lam):
     effective dimension ``Σ_k μ_k / (μ_k + lam)`` is small compared with ``n``. ``n`` and ``lam``
     broadcast against each other; the results have their broadcast shape.
     """
-    problem = _check_problem(problem)
-    n = v.float_array(n, "n")
-    lam = v.float_array(lam, "lam")
-    v.positive(n, "n")
-    v.nonnegative(lam, "lam")
-    n, lam = jnp.broadcast_arrays(n, lam)
+    problem, n, lam = _problem_n_lam(problem, n, lam, lam_positive=False)
     mu, theta = problem.mu, problem.theta
     shrink = lam[..., None] / (mu + lam[..., None])
     bias = jnp.sum(shrink ** 2 * theta ** 2, axis=-1)
@@ -195,12 +202,7 @@ def spectral_krr_equivalent_risk(problem: SpectralProblem, n, lam) -> jax.Array:
     100 bisection steps on ``[lam, lam + Σμ/n]``, where the left side is increasing. ``lam > 0``;
     ``n`` and ``lam`` broadcast; the result has their broadcast shape.
     """
-    problem = _check_problem(problem)
-    n = v.float_array(n, "n")
-    lam = v.float_array(lam, "lam")
-    v.positive(n, "n")
-    v.positive(lam, "lam")
-    n, lam = jnp.broadcast_arrays(n, lam)
+    problem, n, lam = _problem_n_lam(problem, n, lam, lam_positive=True)
     return _equivalent_risk(problem, n.astype(problem.mu.dtype), lam.astype(problem.mu.dtype))
 
 

@@ -104,24 +104,27 @@ def colab_notebook(path: Path, ref: str, nb: nbformat.NotebookNode | None = None
     return nb
 
 
-def write_colab_notebooks(outdir: Path, ref: str, root: Path = ROOT) -> list[Path]:
-    """Write every chapter as ``outdir/<repository path>.ipynb``; return the written paths."""
+def write_notebooks(outdir: Path, ref: str, build=None, root: Path = ROOT) -> list[Path]:
+    """Write every chapter, made into a notebook by ``build(path, ref)`` (default
+    :func:`colab_notebook`), as ``outdir/<repository path>.ipynb``; return the written paths."""
+    build = build or colab_notebook
     written = []
     for path in toc_notebooks(root):
         target = outdir / path.relative_to(root).with_suffix(".ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(colab_notebook(path, ref), target)
+        nbformat.write(build(path, ref), target)
         written.append(target)
     return written
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write every chapter as a Colab notebook.")
+def main(argv=None, build=None, what: str = "Colab notebooks"):
+    """``python chapters.py OUTDIR [--ref REF]``: write every chapter as a notebook (``build``)."""
+    parser = argparse.ArgumentParser(description=f"Write every chapter as one of the {what}.")
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--ref", help="commit or tag to install lib from (default: HEAD)")
     args = parser.parse_args(argv)
-    written = write_colab_notebooks(args.outdir, args.ref or current_commit())
-    print(f"wrote {len(written)} Colab notebooks under {args.outdir}")
+    written = write_notebooks(args.outdir, args.ref or current_commit(), build)
+    print(f"wrote {len(written)} {what} under {args.outdir}")
 
 
 # --- Sphinx -------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ student runs them to grade the function they wrote. Experiments and checks are k
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import copy
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ import nbformat
 
 import chapters
 
-ROOT = chapters.ROOT
 WRONG, SOLUTION, GRADER = "wrong-solution", "solution", "grader"
 STUB_BODY = 'raise NotImplementedError("write your solution here")'
 
@@ -108,24 +106,8 @@ def student_notebook(path: Path, ref: str, nb: nbformat.NotebookNode | None = No
     return nb
 
 
-def write_student_notebooks(outdir: Path, ref: str, root: Path = ROOT) -> list[Path]:
-    """Write every chapter's student notebook as ``outdir/<repository path>.ipynb``."""
-    written = []
-    for path in chapters.toc_notebooks(root):
-        target = outdir / path.relative_to(root).with_suffix(".ipynb")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(student_notebook(path, ref), target)
-        written.append(target)
-    return written
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write every chapter as a student notebook.")
-    parser.add_argument("outdir", type=Path)
-    parser.add_argument("--ref", help="commit or tag to install lib from (default: HEAD)")
-    args = parser.parse_args(argv)
-    written = write_student_notebooks(args.outdir, args.ref or chapters.current_commit())
-    print(f"wrote {len(written)} student notebooks under {args.outdir}")
+    chapters.main(argv, student_notebook, "student notebooks")
 
 
 if __name__ == "__main__":
