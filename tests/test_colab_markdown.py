@@ -89,7 +89,8 @@ def test_macros_come_from_the_config_and_are_expanded(notebooks):
 
 def test_notebooks_are_numbered_as_the_site(notebooks):
     """Per type and chapter, boxes, exercises and figures count 1, 2, … after the chapter's number
-    within its part (Part I's fourth chapter: 1.4); every exercise has its collapsed solution."""
+    within its part (Part I's fourth chapter: 1.4); every exercise has its collapsed solution, except a
+    graded one, whose solution is a code cell."""
     for docname, nb in notebooks.items():
         text = markdown_of(nb)
         chapter = ".".join(map(str, pm.load_book().chapter_numbers[docname]))
@@ -99,7 +100,13 @@ def test_notebooks_are_numbered_as_the_site(notebooks):
             assert numbers == [f"{chapter}.{i}" for i in range(1, len(numbers) + 1)], (docname, kind)
         exercises = [n for k, n in heads if k == "Exercise"]
         solutions = re.findall(r"<summary>Solution to Exercise ([\d.]+)</summary>", text)
-        assert solutions == exercises, docname
+        # a graded exercise's solution is the code cell after it (tagged "solution"), not a block
+        graded = {re.findall(r"\*\*Exercise ([\d.]+)\*\*", cell.source)[-1]
+                  for cell, after in zip(nb.cells, nb.cells[1:])
+                  if cell.cell_type == "markdown" and "solution" in after.metadata.get("tags", [])
+                  and re.search(r"\*\*Exercise [\d.]+\*\*", cell.source)}
+        assert graded, f"{docname}: no graded exercise"
+        assert solutions == [n for n in exercises if n not in graded], docname
     numbers = pm.load_book().chapter_numbers          # parts from 0; overview pages unnumbered
     assert numbers["book/part0/risk_minimization"] == (0, 1) and numbers[DEPTH] == (1, 4)
     assert numbers["book/part2/overparameterization"] == (2, 1) and "book/part2/index" not in numbers
