@@ -16,6 +16,12 @@ from chapters import ROOT
 
 DEPTH = ROOT / "book" / "part1" / "depth.md"
 BOX = re.compile(r"^:::\{prf:(definition|theorem|lemma|proposition|corollary)\}", re.MULTILINE)
+MARKED = re.compile(r"^:::\{[\w:]+\}[^\n]*\n(?::[\w-]+:[^\n]*\n)*:class: slide$", re.MULTILINE)
+
+
+def n_slides(source):
+    """Theorem-like boxes plus directives marked ``:class: slide``."""
+    return len(BOX.findall(source)) + len(MARKED.findall(source))
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +36,7 @@ def kinds(deck):
 def test_default_deck(chapter):
     deck = slides.chapter_slides(DEPTH, chapter)
     assert deck[0].kind == "title" and "Chapter 1.4" in deck[0].body_html and "Depth" in deck[0].title
-    n_boxes = sum(len(BOX.findall(c.source)) for c in chapter.cells if c.cell_type == "markdown")
+    n_boxes = sum(n_slides(c.source) for c in chapter.cells if c.cell_type == "markdown")
     assert kinds(deck).count("box") == n_boxes
     assert "<strong>Theorem 1.4.1</strong>" in next(s.body_html for s in deck if s.kind == "box"
                                                     and "Theorem" in s.body_html)
@@ -50,7 +56,7 @@ def test_marks_and_figures(chapter):
     nb.cells[figure].outputs = [nbformat.v4.new_output("display_data", data={"image/png": png})]
     deck = slides.chapter_slides(DEPTH, nb)
     default = slides.chapter_slides(DEPTH, chapter)
-    removed = len(BOX.findall(nb.cells[boxes[0]].source))
+    removed = n_slides(nb.cells[boxes[0]].source)
     assert kinds(deck).count("box") == kinds(default).count("box") - removed
     assert "marked" in kinds(deck)
     fig = next(s for s in deck if s.kind == "figure")
