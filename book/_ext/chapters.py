@@ -279,7 +279,7 @@ def _figure_alt_text(app, doctree):
     section it is in (myst-nb leaves a code cell's image with its file path as alt text)."""
     for image in doctree.findall(nodes.image):
         alt = image.get("alt", "")
-        if alt and not re.search(r"[/\\]|\.(png|svg|jpe?g)$", alt):
+        if alt and not re.fullmatch(r"\S*[/\\]\S*|\S+\.(png|svg|jpe?g|gif)", alt.strip()):
             continue
         figure = next((a for a in _ancestors(image) if isinstance(a, nodes.figure)), None)
         caption = figure.next_node(nodes.caption) if figure is not None else None
