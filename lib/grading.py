@@ -36,33 +36,40 @@ def _leaves(out, path="output"):
         yield path, out
 
 
-def compare(student_out, reference_out, *, rtol: float = 1e-5, atol: float = 1e-8) -> str | None:
-    """``None`` if ``student_out`` agrees with ``reference_out`` entrywise
-    (``|s − r| ≤ atol + rtol·|r|``, same structure and shapes), else the reason in words."""
+def _check(student_out, reference_out, rtol: float, atol: float) -> tuple[str | None, float]:
+    """(reason or ``None``, largest relative error over all entries) for one case."""
     s_leaves, r_leaves = list(_leaves(student_out)), list(_leaves(reference_out))
     if len(s_leaves) != len(r_leaves):
-        return f"returned {len(s_leaves)} value(s), expected {len(r_leaves)}"
+        return f"returned {len(s_leaves)} value(s), expected {len(r_leaves)}", np.inf
+    worst = 0.0
     for (path, s), (_, r) in zip(s_leaves, r_leaves):
         if s is None:
-            return f"{path} is None (did the function forget to return?)"
+            return f"{path} is None (did the function forget to return?)", np.inf
         try:
             s = np.asarray(s, dtype=float)
         except (TypeError, ValueError):
-            return f"{path} is a {type(s).__name__}, expected numbers"
+            return f"{path} is a {type(s).__name__}, expected numbers", np.inf
         r = np.asarray(r, dtype=float)
         if s.shape != r.shape:
-            return f"{path} has shape {s.shape}, expected {r.shape}"
+            return f"{path} has shape {s.shape}, expected {r.shape}", np.inf
         if not np.all(np.isfinite(s)):
-            return f"{path} has non-finite entries"
+            return f"{path} has non-finite entries", np.inf
         err = np.abs(s - r)
+        rel = err / np.maximum(np.abs(r), atol / max(rtol, 1e-300))
         bad = err > atol + rtol * np.abs(r)
         if np.any(bad):
-            rel = err / np.maximum(np.abs(r), atol / max(rtol, 1e-300))
             where = np.unravel_index(int(np.argmax(np.where(bad, rel, -np.inf))), s.shape)
             at = f" at index {tuple(int(i) for i in where)}" if s.ndim else ""
             return (f"{path}: max rel. error {float(np.max(rel[bad])):.3g}{at} "
-                    f"(tolerance rtol={rtol:g}, atol={atol:g})")
-    return None
+                    f"(tolerance rtol={rtol:g}, atol={atol:g})"), np.inf
+        worst = max(worst, float(np.max(rel, initial=0.0)))
+    return None, worst
+
+
+def compare(student_out, reference_out, *, rtol: float = 1e-5, atol: float = 1e-8) -> str | None:
+    """``None`` if ``student_out`` agrees with ``reference_out`` entrywise
+    (``|s − r| ≤ atol + rtol·|r|``, same structure and shapes), else the reason in words."""
+    return _check(student_out, reference_out, rtol, atol)[0]
 
 
 def grade(student_fn: Callable, reference_fn: Callable, make_inputs: Callable, *, n_cases: int = 5,
@@ -94,12 +101,9 @@ def grade(student_fn: Callable, reference_fn: Callable, make_inputs: Callable, *
         except Exception as exc:  # the student's code may raise anything; report it, do not crash
             print(f"FAIL {name}: case {i} raised {type(exc).__name__}: {exc}")
             return
-        reason = compare(got, expected, rtol=rtol, atol=atol)
+        reason, case_worst = _check(got, expected, rtol, atol)
         if reason is not None:
             print(f"FAIL {name}: case {i}: {reason}")
             return
-        for (_, s), (_, r) in zip(_leaves(got), _leaves(expected)):
-            s, r = np.asarray(s, dtype=float), np.asarray(r, dtype=float)
-            scale = np.maximum(np.abs(r), atol / max(rtol, 1e-300))
-            worst = max(worst, float(np.max(np.abs(s - r) / scale, initial=0.0)))
+        worst = max(worst, case_worst)
     print(f"PASS {name}: {n_cases} random cases agree with the reference (max rel. error {worst:.2g})")
