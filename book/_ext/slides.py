@@ -72,6 +72,11 @@ def render(markdown: str) -> str:
     return MARKDOWN.render(markdown)
 
 
+def render_inline(markdown: str) -> str:
+    """One line of Markdown as inline HTML (no enclosing paragraph), for headings and list items."""
+    return MARKDOWN.renderInline(markdown.strip())
+
+
 def _asset(package: str, *parts: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -181,7 +186,7 @@ def chapter_slides(path: Path, nb) -> list[Slide]:
     intro_md = by_cell.get(next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), [])
     intro = "\n\n".join(b.markdown for b in intro_md if b.name is None)
     intro = re.sub(r"^#\s+.*$", "", intro, flags=re.MULTILINE).strip().split("\n\n")[0]
-    slides = [Slide("title", title, f"<p class='kicker'>Chapter {number}</p><h1>{render(title)[3:-5]}"
+    slides = [Slide("title", title, f"<p class='kicker'>Chapter {number}</p><h1>{render_inline(title)}"
                                     f"</h1>{render(intro)}<p class='book'>Mathematics of Deep Learning</p>")]
     section, check_lines, check_claims = title, [], []
     for i, cell in enumerate(nb.cells):
@@ -213,7 +218,7 @@ def chapter_slides(path: Path, nb) -> list[Slide]:
         elif "slide" in tags and _stdout(cell):
             slides.append(Slide("marked", section, _pre(_stdout(cell))))
     if check_lines or check_claims:
-        claims = "".join(f"<li>{render(c)[3:-5]}</li>" for c in check_claims[:8])
+        claims = "".join(f"<li>{render_inline(c)}</li>" for c in check_claims[:8])
         more = f"<p class='small'>… and {len(check_claims) - 8} more.</p>" if len(check_claims) > 8 else ""
         printed = _pre("".join(check_lines)) if "".join(check_lines).strip() else ""
         slides.append(Slide("check", "Check: theory against experiment",
@@ -252,7 +257,7 @@ def deck_html(slides: list[Slide], title: str, static: str) -> str:
     """A reveal.js page; ``static`` is the relative path of the ``_static`` folder."""
     sections = []
     for slide in slides:
-        head = "" if slide.kind == "title" else f"<h2>{render(slide.title)[3:-5]}</h2>"
+        head = "" if slide.kind == "title" else f"<h2>{render_inline(slide.title)}</h2>"
         sections.append(f"<section data-kind='{slide.kind}'>{head}{slide.body_html}</section>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
