@@ -40,6 +40,13 @@ eigenfunctions are the spherical harmonics, and degree ℓ has eigenvalue
 with multiplicity ``N(d, ℓ) = (2ℓ + d − 2)/(ℓ + d − 2) · binom(ℓ + d − 2, ℓ)``, where ``P_ℓ`` is the
 Gegenbauer polynomial of the sphere normalized by ``P_ℓ(1) = 1`` (Legendre for d = 3, Chebyshev
 for d = 2). The integral is computed by Gauss–Jacobi quadrature in float64.
+
+Exact risk of kernel ridge regression on the sphere
+---------------------------------------------------
+``sphere_krr_excess_risk(spectrum, X, Z, lam, noise=σ)`` is the exact (noise-averaged) L²(ν)
+excess risk of kernel ridge regression with the zonal kernel of ``spectrum``, on the design ``X``,
+for each target ``f* = k(·, z)``, ``z`` a row of ``Z``; the L²(ν) inner products of kernel sections
+come from the addition theorem, so no test set is needed (see the function).
 """
 from __future__ import annotations
 
@@ -59,7 +66,7 @@ from .activations import ARCCOS_ORDERS, activation_fn, relu_expectation
 __all__ = ["ARCCOS_ORDERS", "arccos_kappa", "arccos_kernel", "gaussian_kernel", "laplace_kernel",
            "hidden_features", "conjugate_kernel",
            "kernel_alignment", "SphereSpectrum", "harmonic_multiplicity",
-           "sphere_eigenvalues"]
+           "sphere_eigenvalues", "SphereKRRRisk", "sphere_krr_excess_risk"]
 
 def arccos_kappa(t, *, order: int = 1) -> jax.Array:
     """Arc-cosine kernel of ``order`` between unit vectors with inner product ``t``:
@@ -271,3 +278,111 @@ def _float64_values(fn, t: np.ndarray) -> np.ndarray:
         return np.asarray(fn(jnp.asarray(t, dtype=jnp.float64)), dtype=np.float64)
     finally:
         jax.config.update("jax_enable_x64", enabled)
+
+
+class SphereKRRRisk(NamedTuple):
+    """Noise-averaged excess risk of kernel ridge regression, split as ``bias + variance``.
+
+    ``bias`` has shape ``(..., m)`` (one entry per target ``k(·, z_j)``), ``variance`` shape
+    ``(...)`` (it does not depend on the target); ``...`` is the batch shape of the designs.
+    """
+    bias: jax.Array
+    variance: jax.Array
+
+
+def sphere_krr_excess_risk(spectrum: SphereSpectrum, X, Z, lam, *,
+                           noise=0.0) -> SphereKRRRisk:
+    """Exact excess risk ``E_ε ‖f̂ − f*‖²_{L²(ν)} = bias + variance`` of kernel ridge regression on
+    ``S^{d−1}`` (ν uniform) for the targets ``f* = k(·, z)``, ``z`` a row of ``Z``.
+
+    The kernel is the zonal kernel of ``spectrum`` (from :func:`sphere_eigenvalues` with this
+    ``d``), ``k(x, x') = κ_L(x̂ᵀx̂') = Σ_{ℓ≤L} N(d, ℓ) μ_ℓ P_ℓ(x̂ᵀx̂')`` — for a spectrum of κ up
+    to degree L this is κ truncated there; only the directions ``x̂ = x/‖x‖`` of the rows of ``X``
+    (the design, ``(n, d)`` or a batch ``(..., n, d)``) and of ``Z`` (``(m, d)``) matter. With
+    ``y_i = f*(x_i) + ε_i``, ``E ε = 0``, ``E εεᵀ = σ² I``, the estimator is
+    ``f̂ = Σ_i c_i k(x_i, ·)``, ``c = (K + nλI)⁻¹ y`` (objective ``(1/n) Σ (y_i − f(x_i))² + λ‖f‖²_H``).
+    By the addition theorem ``⟨k(·, a), k(·, b)⟩_{L²(ν)} = k₂(âᵀb̂)`` with
+    ``k₂(t) = Σ_ℓ N(d, ℓ) μ_ℓ² P_ℓ(t)``, so with ``A = (K + nλI)⁻¹``, ``c₀ = A k_z``,
+    ``(k_z)_i = k(x_i, z)``, ``G_ij = k₂(x̂_iᵀx̂_j)`` and ``(g_z)_i = k₂(x̂_iᵀẑ)``,
+
+        bias     = c₀ᵀ G c₀ − 2 c₀ᵀ g_z + k₂(1)      (k₂(1) = ‖f*‖²_{L²(ν)}),
+        variance = σ² tr(A G A).
+
+    ``P_ℓ`` (Gegenbauer, ``P_ℓ(1) = 1``) is evaluated by the recurrence
+    ``(ℓ + d − 2) P_{ℓ+1}(t) = (2ℓ + d − 2) t P_ℓ(t) − ℓ P_{ℓ−1}(t)``, ``A`` through one ``eigh``
+    of ``K``. ``lam > 0``, ``noise >= 0``; the computation runs in the dtype of ``X`` and ``Z``
+    (float32 or float64; the bias is a difference of terms of size ``‖f*‖²``, so in float32 it is
+    accurate to about ``1e-6 ‖f*‖²``). Limits: ``lam → ∞`` gives ``bias → ‖f*‖²``,
+    ``variance → 0``; ``noise = 0`` gives ``variance = 0``.
+    """
+    if not isinstance(spectrum, SphereSpectrum):
+        raise ValueError(f"spectrum must be a SphereSpectrum (from sphere_eigenvalues), "
+                         f"got {type(spectrum).__name__}")
+    X = v.float_array(X, "X")
+    if X.ndim < 2:
+        raise ValueError(f"X must have shape (n, d) or (..., n, d), got shape {X.shape}")
+    Z = v.float_array(Z, "Z", ndim=2)
+    v.same_dim(X, Z, "X", "Z")
+    d = X.shape[-1]
+    if d < 2:
+        raise ValueError(f"X must have d >= 2 columns (points of S^(d-1)), got shape {X.shape}")
+    for arr, name in ((X, "X"), (Z, "Z")):
+        if not v.is_tracer(arr) and not float(jnp.min(jnp.linalg.norm(arr, axis=-1))) > 0:
+            raise ValueError(f"{name} must have nonzero rows (their directions are used)")
+    degrees = np.asarray(spectrum.degrees)
+    mu = np.asarray(spectrum.eigenvalues, dtype=np.float64)
+    mult = np.asarray(spectrum.multiplicities)
+    if not (degrees.ndim == 1 and mu.shape == degrees.shape == mult.shape
+            and np.array_equal(degrees, np.arange(degrees.size))):
+        raise ValueError("spectrum must list the degrees 0..L with one eigenvalue and one "
+                         "multiplicity each")
+    if not np.array_equal(mult, [harmonic_multiplicity(d, int(l)) for l in degrees]):
+        raise ValueError(f"spectrum was computed for another dimension: its multiplicities do not "
+                         f"match d = {d} (the number of columns of X)")
+    if not np.all(np.isfinite(mu)) or np.any(mu < -1e-9 * np.max(np.abs(mu), initial=0.0)):
+        raise ValueError("spectrum must have finite eigenvalues >= 0 (a positive definite kernel)")
+    lam = v.scalar(lam, "lam", positive=True)
+    noise = v.scalar(noise, "noise", nonnegative=True)
+    dtype = jnp.result_type(X, Z)
+    coef = np.stack([mult * mu, mult * mu ** 2], axis=1)           # (L + 1, 2): κ_L and k₂
+    coef = np.concatenate([coef, np.zeros((max(0, 2 - coef.shape[0]), 2))])
+    batch = X.shape[:-2]
+    Xf = X.astype(dtype).reshape((-1,) + X.shape[-2:])
+    bias, variance = _krr_risk(Xf, Z.astype(dtype), jnp.asarray(lam, dtype),
+                               jnp.asarray(noise, dtype), jnp.asarray(coef, dtype), d)
+    return SphereKRRRisk(bias.reshape(batch + (Z.shape[0],)), variance.reshape(batch))
+
+
+def _zonal_series(coef, t, d):
+    """``Σ_ℓ coef[ℓ, :] P_ℓ(t)`` for the Gegenbauer polynomials of ``S^{d−1}`` (``P_ℓ(1) = 1``),
+    shape ``t.shape + (coef.shape[1],)``, by the three-term recurrence (stable for |t| <= 1)."""
+    def step(l, carry):
+        p_prev, p, total = carry
+        p_next = ((2 * l + d - 2) * t * p - l * p_prev) / (l + d - 2)
+        return p, p_next, total + p_next[..., None] * coef[l + 1]
+    start = (jnp.ones_like(t), t, coef[0] + t[..., None] * coef[1])
+    return jax.lax.fori_loop(1, coef.shape[0] - 1, step, start)[2]
+
+
+@partial(jax.jit, static_argnames="d")
+def _krr_risk(X, Z, lam, noise, coef, d):
+    def unit(a):
+        return a / jnp.linalg.norm(a, axis=-1, keepdims=True)
+
+    z = unit(Z)
+
+    def one(x):
+        x = unit(x)
+        n = x.shape[0]
+        s_xx = _zonal_series(coef, jnp.clip(x @ x.T, -1.0, 1.0), d)       # (n, n, 2)
+        s_xz = _zonal_series(coef, jnp.clip(x @ z.T, -1.0, 1.0), d)       # (n, m, 2)
+        K, G = s_xx[..., 0], s_xx[..., 1]
+        e, Q = jnp.linalg.eigh(K)
+        inv = 1.0 / (e + n * lam)                                        # A = Q diag(inv) Qᵀ
+        c0 = Q @ (inv[:, None] * (Q.T @ s_xz[..., 0]))                   # (n, m)
+        bias = (jnp.sum(c0 * (G @ c0), axis=0) - 2.0 * jnp.sum(c0 * s_xz[..., 1], axis=0)
+                + jnp.sum(coef[:, 1]))
+        Qs = Q * inv                                                     # tr(AGA) = Σ Qs ∘ (G Qs)
+        return bias, noise ** 2 * jnp.sum(Qs * (G @ Qs))
+
+    return jax.vmap(one)(X)

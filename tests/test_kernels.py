@@ -294,3 +294,134 @@ def test_sphere_eigenvalues_validation():
         kernels.sphere_eigenvalues(jnp.exp, 3, -1)
     with pytest.raises(ValueError, match="kappa"):
         kernels.sphere_eigenvalues(lambda t: t[:2], 3, 4)
+
+
+# ---------------------------------------------------------------- exact kernel ridge risk on the sphere
+
+def _unit(key, n, d):
+    x = jax.random.normal(key, (n, d), dtype=jnp.float64)
+    return x / jnp.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _direct_risk(kappa, X, z, lam, noise, U, w):
+    """Risk of KRR by a direct computation with the kernel κ itself: solve for the coefficients,
+    then integrate (f̂ − f*)² and σ²‖A k_u‖² over test points U with weights w (NumPy float64)."""
+    X, z, U = (np.asarray(a, dtype=np.float64) for a in (X, z, U))
+    n = X.shape[0]
+    A = np.linalg.inv(kappa(X @ X.T) + n * lam * np.eye(n))
+    k_u = kappa(U @ X.T)                                    # (N, n)
+    resid = (k_u @ (A @ kappa(X @ z.T)) - kappa(U @ z.T)) ** 2   # (N, m)
+    var = noise ** 2 * np.sum((k_u @ A) ** 2, axis=1)       # (N,)
+    return resid, var, w
+
+
+def _sphere_product_rule(d, n_nodes):
+    """Quadrature on S^{d−1}, d ∈ {2, 3}, exact for polynomials of degree < n_nodes: equispaced
+    angles on the circle; Gauss–Legendre in the height × equispaced longitudes on S²."""
+    phi = 2 * np.pi * np.arange(n_nodes) / n_nodes
+    if d == 2:
+        return np.stack([np.cos(phi), np.sin(phi)], 1), np.full(n_nodes, 1 / n_nodes)
+    h, wh = np.polynomial.legendre.leggauss(n_nodes)
+    r = np.sqrt(1 - h ** 2)
+    U = np.stack([np.outer(r, np.cos(phi)), np.outer(r, np.sin(phi)),
+                  np.outer(h, np.ones_like(phi))], -1).reshape(-1, 3)
+    return U, np.outer(wh / 2, np.full(n_nodes, 1 / n_nodes)).ravel()
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_sphere_krr_risk_matches_exact_quadrature(d, dtype):
+    # A polynomial kernel of degree 4: its spectrum stops at degree 4 and (f̂ − f*)² is a polynomial
+    # of degree 8, which the product rule with 16 nodes integrates exactly — an independent
+    # computation with the kernel itself, no addition theorem and no Gegenbauer series.
+    kappa = lambda t: (1 + t) ** 4 / 16           # noqa: E731  (Σ t^k with c_k > 0: positive definite)
+    with x64_mode(True):
+        spec = kernels.sphere_eigenvalues(kappa, d, 6)
+        X, Z = _unit(jax.random.key(0), 12, d), _unit(jax.random.key(1), 3, d)
+        U, w = _sphere_product_rule(d, 16)
+        resid, var, w = _direct_risk(kappa, X, Z, 0.01, 0.3, U, w)
+    got = kernels.sphere_krr_excess_risk(spec, 3.0 * jnp.asarray(X, dtype), jnp.asarray(Z, dtype),
+                                         0.01, noise=0.3)                 # radius 3: directions only
+    assert got.bias.dtype == dtype and got.bias.shape == (3,) and got.variance.shape == ()
+    # float32: the bias is a difference of terms of size ‖f*‖² = k₂(1) ≈ 0.3 (rounding ≈ 1e-7 each)
+    atol = {jnp.dtype("float32"): 2e-6, jnp.dtype("float64"): 1e-13}[dtype]
+    np.testing.assert_allclose(got.bias, w @ resid, rtol=RTOL[dtype], atol=atol)
+    np.testing.assert_allclose(got.variance, w @ var, rtol=RTOL[dtype], atol=atol)
+
+
+@pytest.mark.parametrize("d", [3, 5])
+def test_sphere_krr_risk_matches_monte_carlo(d, x64):
+    # The NNGP-type arc-cosine kernel (non-smooth at t = ±1, all degrees): the risk integrated by
+    # Monte Carlo over 1e5 uniform test points with the closed-form κ; the truncation of the
+    # spectrum at degree 80 changes κ by < 1e-5 (tail Σ N(d, ℓ) μ_ℓ), far below the Monte-Carlo error.
+    kappa = lambda t: 0.25 + 0.5 * kernels.arccos_kappa(t, order=1)      # noqa: E731
+    spec = kernels.sphere_eigenvalues(kappa, d, 80)
+    assert float(kappa(jnp.asarray(1.0))) - spec.eigenvalues @ spec.multiplicities < 1e-5
+    X, Z = _unit(jax.random.key(2), 25, d), _unit(jax.random.key(3), 2, d)
+    U = _unit(jax.random.key(4), 100_000, d)
+    resid, var, _ = _direct_risk(lambda t: np.asarray(kappa(jnp.asarray(t))), X, Z, 0.02, 0.5, U, None)
+    got = kernels.sphere_krr_excess_risk(spec, X, Z, 0.02, noise=0.5)
+    for exact, sample in [*zip(got.bias, resid.T), (got.variance, var)]:
+        se = sample.std() / np.sqrt(sample.size)
+        assert abs(float(exact) - sample.mean()) < 5 * se + 1e-5 * sample.mean(), (exact, sample.mean(), se)
+
+
+def test_sphere_krr_risk_limits(x64):
+    kappa = lambda t: 0.25 + 0.5 * kernels.arccos_kappa(t, order=1)      # noqa: E731
+    d = 3
+    spec = kernels.sphere_eigenvalues(kappa, d, 120)
+    X, Z = _unit(jax.random.key(5), 40, d), _unit(jax.random.key(6), 4, d)
+    # ‖f*‖² = ∫ κ(zᵀu)² dν(u) = c_d ∫ κ(t)² (1 − t²)^{(d−3)/2} dt, here (d = 3) ½ ∫ κ(t)² dt,
+    # by adaptive quadrature of the closed form (independent of the Gegenbauer series)
+    from scipy import integrate
+    norm2 = 0.5 * integrate.quad(lambda t: float(kappa(jnp.asarray(t))) ** 2, -1, 1,
+                                 epsabs=1e-13, epsrel=1e-12)[0]
+    # λ → ∞: f̂ → 0, so the bias tends to ‖f*‖² (at rate 1/λ) and the variance to 0 (1/λ²)
+    big = kernels.sphere_krr_excess_risk(spec, X, Z, 1e8, noise=1.0)
+    np.testing.assert_allclose(big.bias, norm2, rtol=1e-7)
+    assert float(big.variance) < 1e-15
+    # σ = 0: no variance, and the bias does not depend on σ; the variance is quadratic in σ
+    r0 = kernels.sphere_krr_excess_risk(spec, X, Z, 1e-3)
+    r1 = kernels.sphere_krr_excess_risk(spec, X, Z, 1e-3, noise=1.0)
+    r2 = kernels.sphere_krr_excess_risk(spec, X, Z, 1e-3, noise=2.0)
+    assert float(r0.variance) == 0.0
+    np.testing.assert_array_equal(r0.bias, r1.bias)
+    np.testing.assert_allclose(r2.variance, 4 * r1.variance, rtol=1e-12)
+    # interpolation: a target k(·, x_1) centred at a design point is fitted exactly as λ → 0
+    # (c = e_1), so its bias vanishes (a wrong ‖f*‖² or cross term k₂(x_iᵀz) would leave it)
+    tiny = kernels.sphere_krr_excess_risk(spec, X, X[:1], 1e-12)
+    assert abs(float(tiny.bias[0])) < 1e-10 * norm2
+
+
+def test_sphere_krr_risk_batches_designs(dtype):
+    kappa = lambda t: (1 + t) ** 3 / 8            # noqa: E731
+    with x64_mode(True):
+        spec = kernels.sphere_eigenvalues(kappa, 4, 5)
+    X = _pts(7, 2 * 3 * 10, 4).reshape(2, 3, 10, 4)
+    Z = _pts(8, 5, 4)
+    batched = kernels.sphere_krr_excess_risk(spec, X, Z, 0.1, noise=0.2)
+    assert batched.bias.shape == (2, 3, 5) and batched.variance.shape == (2, 3)
+    single = kernels.sphere_krr_excess_risk(spec, X[1, 2], Z, 0.1, noise=0.2)
+    np.testing.assert_allclose(batched.bias[1, 2], single.bias, rtol=RTOL[dtype])
+    np.testing.assert_allclose(batched.variance[1, 2], single.variance, rtol=RTOL[dtype])
+
+
+def test_sphere_krr_risk_validation():
+    spec = kernels.sphere_eigenvalues(lambda t: (1 + t) ** 2 / 4, 3, 4)
+    X, Z = _pts(0, 6, 3), _pts(1, 2, 3)
+    f = kernels.sphere_krr_excess_risk
+    with pytest.raises(ValueError, match="spectrum"):
+        f(spec.eigenvalues, X, Z, 0.1)
+    with pytest.raises(ValueError, match="another dimension"):
+        f(spec, _pts(0, 6, 4), _pts(1, 2, 4), 0.1)
+    with pytest.raises(ValueError, match="spectrum"):
+        f(spec._replace(eigenvalues=-spec.eigenvalues), X, Z, 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        f(spec, X, Z, 0.0)
+    with pytest.raises(ValueError, match="noise"):
+        f(spec, X, Z, 0.1, noise=-1.0)
+    with pytest.raises(ValueError, match="X"):
+        f(spec, X[0], Z, 0.1)
+    with pytest.raises(ValueError, match="X and Z"):
+        f(spec, X, _pts(1, 2, 4), 0.1)
+    with pytest.raises(ValueError, match="nonzero rows"):
+        f(spec, X.at[2].set(0.0), Z, 0.1)
