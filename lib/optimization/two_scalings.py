@@ -311,8 +311,10 @@ def width_sweep(key, X, y, *, widths, abc, step_size: float, n_steps: int, n_see
     n_seeds = v.integer(n_seeds, "n_seeds", minimum=1)
     record_every = v.integer(record_every, "record_every", minimum=1)
     activations.activation_fn(activation)
-    loss_fn, record_fn = _sweep_functions(activation)
-    # what every member sees: shared inputs, targets, probes and exponents; its own f_0 and θ_0
+    same_probe = X_probe is None
+    loss_fn, record_fn = _sweep_functions(activation, same_probe)
+    # what every member sees: shared inputs, targets, probes and exponents; its own f_0 and its
+    # initial probe representations and output (computed once, not at every record)
     shared = (X, y, Xp, abc.a)
     losses, feats, outs, loss0 = [], [], [], []
     for i, n in enumerate(widths):
@@ -320,7 +322,8 @@ def width_sweep(key, X, y, *, widths, abc, step_size: float, n_steps: int, n_see
         f0 = _initial_outputs(p0, X, abc.a, activation=activation)                 # (R, N)
         if not center:
             f0 = jnp.zeros_like(f0)
-        res = nets.train_ensemble(loss_fn, p0, data=shared + (f0, p0),
+        probe0 = _initial_probe(p0, Xp, abc.a, activation=activation)   # ([(R, N', n)], (R, N', 1))
+        res = nets.train_ensemble(loss_fn, p0, data=shared + (f0, probe0),
                                   data_axes=(None, None, None, None, 0, 0), n_steps=n_steps,
                                   step_size=eta * float(n) ** (-abc.c), record_fn=record_fn,
                                   record_every=record_every)
@@ -328,26 +331,31 @@ def width_sweep(key, X, y, *, widths, abc, step_size: float, n_steps: int, n_see
         losses.append(np.asarray(lt))
         feats.append(np.asarray(ch))
         outs.append(np.asarray(oc))
-        loss0.append(np.asarray(_initial_losses(p0, shared + (f0, p0), activation=activation)))
+        loss0.append(np.asarray(_initial_losses(p0, shared + (f0, probe0), activation=activation)))
     steps = record_every * np.arange(1, n_steps // record_every + 1)
     return WidthSweep(np.asarray(widths), steps, np.stack(losses), np.stack(feats),
                       np.stack(outs), np.stack(loss0))
 
 
 @lru_cache(maxsize=None)
-def _sweep_functions(activation: str):
+def _sweep_functions(activation: str, same_probe: bool):
     """The loss and the record of :func:`width_sweep` for one member, as functions of its
-    parameters and ``data = (X, y, X_probe, a, f0, θ_0)``; one pair per activation, so that
-    repeated sweeps reuse the compiled training loop."""
+    parameters and ``data = (X, y, X_probe, a, f0, (features_0, output_0))`` (the member's
+    initial representations and output on the probe inputs); one pair per activation and probe
+    kind, so that repeated sweeps reuse the compiled training loop. With ``same_probe`` (the probe
+    set is ``X``) the record evaluates the network once and takes the loss from that output."""
+    def residual_loss(out, data):
+        _, y, _, _, f0, _ = data
+        return 0.5 * jnp.mean((out[:, 0] - f0 - y) ** 2)
+
     def loss(p, data):
-        X, y, _, a, f0, _ = data
-        return 0.5 * jnp.mean((_forward(p, X, a, activation)[1][:, 0] - f0 - y) ** 2)
+        return residual_loss(_forward(p, data[0], data[3], activation)[1], data)
 
     def record(p, data):
-        _, _, Xp, a, _, p0 = data
+        _, _, Xp, a, _, (fe0, out0) = data
         fe, out = _forward(p, Xp, a, activation)
-        fe0, out0 = _forward(p0, Xp, a, activation)
-        return (loss(p, data), jnp.stack([_rel(u, w) for u, w in zip(fe0, fe)]),
+        lt = residual_loss(out, data) if same_probe else loss(p, data)
+        return (lt, jnp.stack([_rel(u, w) for u, w in zip(fe0, fe)]),
                 jnp.sqrt(jnp.mean((out - out0) ** 2)))
     return loss, record
 
@@ -358,6 +366,11 @@ def _initial_outputs(p0, X, a, *, activation):
 
 
 @partial(jax.jit, static_argnames="activation")
+def _initial_probe(p0, Xp, a, *, activation):
+    return jax.vmap(lambda p: _forward(p, Xp, a, activation))(p0)
+
+
+@partial(jax.jit, static_argnames="activation")
 def _initial_losses(p0, data, *, activation):
-    loss = _sweep_functions(activation)[0]
+    loss = _sweep_functions(activation, False)[0]
     return jax.vmap(loss, in_axes=(0, (None, None, None, None, 0, 0)))(p0, data)
