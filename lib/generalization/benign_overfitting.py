@@ -11,7 +11,7 @@ Effective ranks (BLLT, Definition 3), for ``k ≥ 0``:
 
     r_k(Σ) = Σ_{i>k} λ_i / λ_{k+1},        R_k(Σ) = (Σ_{i>k} λ_i)² / Σ_{i>k} λ_i²,
 
-and the critical index ``k* = min{k ≥ 0 : r_k(Σ) ≥ b n}``.
+and the critical index ``k* = min{k ≥ 0 : r_k(Σ) ≥ b n}`` for the theorem's constant ``b > 1``.
 
 Block spectra
 -------------
@@ -68,8 +68,8 @@ from .. import ridgeless
 __all__ = [
     "BlockSpectrum", "BLLTTerms", "block_spectrum", "spike_tail", "power_law", "isotropic",
     "eigenvalues", "effective_ranks", "critical_index", "bllt_terms", "sample_design",
-    "block_bias_variance", "min_norm_bias_variance", "risk_draws", "RidgelessEquivalent",
-    "ridgeless_equivalent",
+    "block_bias_variance", "min_norm_bias_variance", "risk_draws", "ClassificationDraws",
+    "classification_draws", "RidgelessEquivalent", "ridgeless_equivalent",
 ]
 
 
@@ -227,25 +227,36 @@ def effective_ranks(spec, ks=None):
                   jnp.asarray(ks))
 
 
-def critical_index(spec, n: int, *, b=1.0) -> int:
+def _b_constant(b) -> float:
+    b = v.scalar(b, "b")
+    if not b > 1:
+        raise ValueError(f"b must be > 1 (the constant of Bartlett et al. 2020, Thm. 4), got {b}")
+    return b
+
+
+def critical_index(spec, n: int, *, b) -> int:
     """``k* = min{k ≥ 0 : r_k(Σ) ≥ b n}``, or ``d`` when no such ``k`` exists.
 
+    ``b > 1`` is the constant of Bartlett et al. (2020, Thm. 4): the theorem asserts that *some*
+    ``b > 1``, depending only on the sub-Gaussian norm of the whitened features, makes its bounds
+    hold; it gives no numerical value, so ``b`` has no default (``b ≤ 1`` raises ``ValueError``).
     On the flat tail ``r_k = d − k`` decreases, so only ``k ≤ h`` (head and first tail index) need
     to be scanned.
     """
     spec = _as_spectrum(spec)
     n = v.integer(n, "n", minimum=1)
-    b = v.scalar(b, "b", positive=True)
+    b = _b_constant(b)
     r, _ = effective_ranks(spec)
     hit = np.nonzero(np.asarray(r) >= b * n)[0]
     return int(hit[0]) if hit.size else spec.dim
 
 
-def bllt_terms(spec, n: int, *, signal=1.0, noise=1.0, b=1.0) -> BLLTTerms:
+def bllt_terms(spec, n: int, *, b, signal=1.0, noise=1.0) -> BLLTTerms:
     """The bias and variance terms of the BLLT bounds for the min-norm interpolator.
 
-    With ``k* =`` :func:`critical_index`, Bartlett et al. (2020, Thm. 4) show that, with high
-    probability and up to constants depending only on ``b`` and the sub-Gaussian norm,
+    With ``k* =`` :func:`critical_index` (``b > 1``, required: the theorem's constant has no
+    stated value), Bartlett et al. (2020, Thm. 4) show that, with high probability and up to
+    constants depending only on the sub-Gaussian norm,
 
         variance ≍ σ² (k*/n + n/R_{k*}),       bias ≲ ‖θ*‖² ‖Σ‖ max(√(r_0/n), r_0/n)
 
@@ -451,6 +462,85 @@ def risk_draws(key, spec, n: int, *, theta, noise, reps: int, tail_signal=0.0):
     return _risk_draws(kd, chi2, spec.head, jnp.asarray(spec.tail_value, dtype),
                        theta.astype(dtype), jnp.asarray(t, dtype), jnp.asarray(sigma, dtype), n,
                        reps, spec.tail_dim > 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# classification with the min-norm interpolator of ±1 labels
+# ------------------------------------------------------------------------------------------------
+
+class ClassificationDraws(NamedTuple):
+    """Per-design results of :func:`classification_draws` (arrays of shape ``(reps,)``).
+
+    ``error``: 0-1 test error ``P_x(sign(xᵀθ̂) ≠ sign(xᵀθ*))``; ``survival``: ``SU``;
+    ``contamination``: ``CN``; ``all_support``: whether every training point is a support vector
+    (then ``θ̂`` is the hard-margin SVM solution); ``regression_risk``: the excess risk
+    ``(θ̃ − θ*)ᵀΣ(θ̃ − θ*)`` of ``θ̃ = X⁺Xθ*``, the min-norm interpolator of the real-valued
+    noiseless labels ``xᵀθ*`` on the same design.
+    """
+    error: jax.Array
+    survival: jax.Array
+    contamination: jax.Array
+    all_support: jax.Array
+    regression_risk: jax.Array
+
+
+@partial(jax.jit, static_argnames=("n", "reps", "has_tail"))
+def _classification_draws(key, chi2, head, eps, theta, n, reps, has_tail):
+    s_theta = jnp.sqrt(head) * theta
+    norm = jnp.linalg.norm(s_theta)
+    u = s_theta / norm                                         # unit vector Σ^{1/2}θ*/‖·‖
+
+    def one(args):
+        k, c = args
+        H, F = _sample(k, c, head, n, has_tail)
+        y = jnp.sign(H @ theta)
+        A = H @ H.T + eps * (F @ F.T)
+        sol = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(A, lower=True),
+                                         jnp.stack([y, H @ theta], axis=1))
+        alpha, c = sol[:, 0], sol[:, 1]                        # A⁻¹y and A⁻¹Xθ*
+        g = jnp.sqrt(head) * (H.T @ alpha)                     # head part of Σ^{1/2}θ̂
+        a = g @ u
+        cn = jnp.sqrt(jnp.sum((g - a * u) ** 2) + eps ** 2 * jnp.sum((F.T @ alpha) ** 2))
+        reg = jnp.sum(head * (H.T @ c - theta) ** 2) + eps ** 2 * jnp.sum((F.T @ c) ** 2)
+        return (jnp.arctan2(cn, a) / jnp.pi, a / norm, cn, jnp.all(y * alpha > 0), reg)
+    return jax.lax.map(one, (jax.random.split(key, reps), chi2))
+
+
+def classification_draws(key, spec, n: int, *, theta, reps: int) -> ClassificationDraws:
+    """Min-norm interpolation of noiseless binary labels, exact test error for ``reps`` designs.
+
+    Labels ``y_i = sign(x_iᵀθ*)`` with ``θ* = theta`` on the head of ``spec``; ``θ̂ = X⁺y =
+    Xᵀα``, ``α = (XXᵀ)⁻¹y``, so ``y_i x_iᵀθ̂ = 1`` for every ``i``. Write
+    ``Σ^{1/2}θ̂ = SU·Σ^{1/2}θ* + w`` with ``w ⟂ Σ^{1/2}θ*``; the *survival* is ``SU`` and the
+    *contamination* ``CN = ‖w‖`` (Muthukumar et al. 2021; for ``θ* = e_t``,
+    ``SU = θ̂_t`` and ``CN² = Σ_{j≠t} λ_j θ̂_j²``). For a Gaussian test point ``xᵀθ*`` and
+    ``xᵀθ̂`` are jointly Gaussian, so the exact test error given the design is
+
+        error = (1/π) · arctan2(CN, SU ‖Σ^{1/2}θ*‖) = (1/π) arccos(ρ(xᵀθ̂, xᵀθ*)).
+
+    ``all_support`` is ``all_i y_i α_i > 0``: the KKT conditions of the hard-margin SVM
+    ``min ‖θ‖ s.t. y_i x_iᵀθ ≥ 1`` then hold with multipliers ``y_i α_i``, i.e. ``θ̂`` *is* the
+    SVM solution. ``regression_risk`` is the same design's noiseless regression risk (the bias of
+    :func:`block_bias_variance`). Designs from :func:`sample_design` (the tail through its Gram
+    factor); cost
+    ``reps · O(n³ + n² h)``, independent of ``tail_dim``.
+    """
+    key = v.key(key)
+    spec = _as_spectrum(spec)
+    n = v.integer(n, "n", minimum=1)
+    reps = v.integer(reps, "reps", minimum=1)
+    _check_tail(spec, n)
+    if spec.dim <= n:
+        raise ValueError(f"the dimension d = {spec.dim} must be > n = {n} (interpolation)")
+    theta, _, _ = _theta_noise(spec, theta, 0.0)
+    if not float(jnp.linalg.norm(theta)) > 0:
+        raise ValueError("theta must be nonzero (it defines the labels sign(xᵀθ*))")
+    dtype = spec.head.dtype
+    kc, kd = jax.random.split(key)
+    chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, reps, dtype)
+    out = _classification_draws(kd, chi2, spec.head, jnp.asarray(spec.tail_value, dtype),
+                                theta.astype(dtype), n, reps, spec.tail_dim > 0)
+    return ClassificationDraws(*out)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_isotropic_ranks_are_the_dimension():
     np.testing.assert_allclose(R, [50, 43])
 
 
-@pytest.mark.parametrize("n,b", [(5, 1.0), (20, 1.0), (20, 0.25), (400, 1.0)])
+@pytest.mark.parametrize("n,b", [(5, 1.5), (20, 1.01), (20, 2.0), (400, 1.5)])
 def test_critical_index_brute_force(n, b):
     spec = bn.power_law(200, alpha=1.5)
     r_np, _ = _np_ranks(np.asarray(bn.eigenvalues(spec)))
@@ -64,14 +64,27 @@ def test_bllt_terms_spike_tail():
     spec = bn.spike_tail(n, spike=(1.0, 0.5, 0.25), tail_mass=2.0, tail_exponent=1.5)
     assert spec.tail_dim == 1000
     np.testing.assert_allclose(spec.tail_value, 2.0 / 1000)
-    t = bn.bllt_terms(spec, n, signal=2.0, noise=0.5)
+    t = bn.bllt_terms(spec, n, signal=2.0, noise=0.5, b=1.5)
     assert t.k_star == 3
     np.testing.assert_allclose(t.R_kstar, 1000.0, rtol=1e-12)
     np.testing.assert_allclose(t.r0, 1.75 + 2.0, rtol=1e-12)
     np.testing.assert_allclose(t.variance, 0.25 * (3 / n + n / 1000))
     np.testing.assert_allclose(t.bias, 4.0 * 1.0 * np.sqrt(3.75 / n))
     # no k reaches b n: infinite variance term
-    assert bn.bllt_terms(bn.power_law(20, alpha=2.0), 50).variance == np.inf
+    assert bn.bllt_terms(bn.power_law(20, alpha=2.0), 50, b=1.5).variance == np.inf
+
+
+def test_b_must_exceed_one():
+    # Bartlett et al. (2020, Thm. 4) need a constant b > 1 and give no value: no default, b ≤ 1 rejected
+    spec = bn.isotropic(50)
+    for b in (1.0, 0.25, -2.0):
+        with pytest.raises(ValueError, match="b must be > 1"):
+            bn.critical_index(spec, 10, b=b)
+        with pytest.raises(ValueError, match="b must be > 1"):
+            bn.bllt_terms(spec, 10, b=b)
+    with pytest.raises(TypeError):
+        bn.critical_index(spec, 10)                     # b is required
+    assert bn.critical_index(spec, 10, b=1.5) == 0 and bn.critical_index(spec, 40, b=1.5) == 50
 
 
 # ---------------------------------------------------------------- exact conditional risk
@@ -168,6 +181,72 @@ def test_risk_draws_match_explicit_sampling(t):
     assert abs(fast.mean() - slow.mean()) < 4 * se
 
 
+# ---------------------------------------------------------------- classification
+
+def _explicit_classification(X, eigs, theta):
+    """Independent evaluation on an explicit design: NumPy pseudo-inverse, Sheppard's formula."""
+    X, eigs, theta = (np.asarray(a, dtype=float) for a in (X, eigs, theta))
+    y = np.sign(X @ theta)
+    theta_hat = np.linalg.pinv(X) @ y
+    alpha = np.linalg.solve(X @ X.T, y)
+    s_hat, s_star = np.sqrt(eigs) * theta_hat, np.sqrt(eigs) * theta
+    rho = s_hat @ s_star / (np.linalg.norm(s_hat) * np.linalg.norm(s_star))
+    su = s_hat @ s_star / (s_star @ s_star)
+    cn = np.linalg.norm(s_hat - su * s_star)
+    fit = np.linalg.pinv(X) @ (X @ theta)
+    reg = np.sum(eigs * (fit - theta) ** 2)
+    return np.arccos(rho) / np.pi, su, cn, bool(np.all(y * alpha > 0)), reg, theta_hat
+
+
+def test_sheppard_formula_matches_monte_carlo_test_error():
+    # the exact error arccos(ρ)/π of one explicit interpolator against 200 000 Gaussian test points
+    n, spec = 12, bn.block_spectrum(jnp.array([1.0, 0.4]), 0.05, 60)
+    eigs, theta = np.asarray(bn.eigenvalues(spec)), np.array([1.0] + [0.0] * 61)
+    X = np.asarray(data.gaussian(jax.random.key(3), n, spec.dim, cov_eigs=jnp.asarray(eigs)))
+    err, *_, theta_hat = _explicit_classification(X, eigs, theta)
+    Z = np.random.default_rng(0).standard_normal((200_000, spec.dim)) * np.sqrt(eigs)
+    mc = np.mean(np.sign(Z @ theta_hat) != np.sign(Z @ theta))
+    assert 0.05 < err < 0.5
+    assert abs(mc - err) < 4 * np.sqrt(err * (1 - err) / 200_000)
+
+
+def test_classification_draws_match_explicit_sampling():
+    # same distribution as explicit designs: means of every output within 4 SE; n close to d so
+    # that some designs have points that are not support vectors
+    n, p, reps = 12, 100, 400                       # about half the designs: all support vectors
+    spec = bn.block_spectrum(jnp.array([1.0, 0.5]), 0.1, p)
+    theta = jnp.array([0.8, 0.6])
+    out = bn.classification_draws(jax.random.key(7), spec, n, theta=theta, reps=reps)
+    assert all(np.asarray(a).shape == (reps,) for a in out)
+    eigs = np.asarray(bn.eigenvalues(spec))
+    th_full = np.concatenate([np.asarray(theta), np.zeros(p)])
+    keys = jax.random.split(jax.random.key(8), reps)
+    slow = np.array([_explicit_classification(
+        data.gaussian(k, n, spec.dim, cov_eigs=jnp.asarray(eigs)), eigs, th_full)[:5]
+        for k in keys], dtype=float)
+    fast = np.column_stack([np.asarray(a, dtype=float) for a in out])
+    assert 0.05 < fast[:, 3].mean() < 0.95          # both outcomes occur
+    se = np.sqrt(fast.var(axis=0, ddof=1) / reps + slow.var(axis=0, ddof=1) / reps)
+    assert np.all(np.abs(fast.mean(axis=0) - slow.mean(axis=0)) < 4 * se)
+    # the error is arctan2(CN, SU‖Σ^{1/2}θ*‖)/π design by design
+    norm = np.sqrt(0.8 ** 2 * 1.0 + 0.6 ** 2 * 0.5)            # ‖Σ^{1/2}θ*‖
+    np.testing.assert_allclose(out.error,
+                               np.arctan2(out.contamination, norm * out.survival) / np.pi,
+                               rtol=1e-10)
+
+
+def test_classification_bad_inputs():
+    spec = bn.block_spectrum(jnp.array([1.0]), 0.1, 30)
+    with pytest.raises(ValueError, match="theta"):
+        bn.classification_draws(jax.random.key(0), spec, 5, theta=jnp.zeros(1), reps=2)
+    with pytest.raises(ValueError, match="theta"):
+        bn.classification_draws(jax.random.key(0), spec, 5, theta=jnp.ones(2), reps=2)
+    with pytest.raises(ValueError, match="reps"):
+        bn.classification_draws(jax.random.key(0), spec, 5, theta=jnp.ones(1), reps=0)
+    with pytest.raises(ValueError, match="tail_dim"):
+        bn.classification_draws(jax.random.key(0), spec, 40, theta=jnp.ones(1), reps=2)
+
+
 # ---------------------------------------------------------------- deterministic equivalent
 
 @pytest.mark.parametrize("gamma", [1.5, 2.0, 4.0])
@@ -230,7 +309,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="n"):
         bn.critical_index(bn.isotropic(5), 0)
     with pytest.raises(ValueError, match="b"):
-        bn.critical_index(bn.isotropic(5), 3, b=0.0)
+        bn.critical_index(bn.isotropic(5), 3, b=float("nan"))
     with pytest.raises(ValueError, match="tail_dim"):
         bn.sample_design(jax.random.key(0), bn.block_spectrum(jnp.ones(1), 0.5, 3), 10)
     with pytest.raises(ValueError, match="theta"):
