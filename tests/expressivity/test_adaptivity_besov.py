@@ -313,3 +313,73 @@ def test_knn_curve_risk_matches_monte_carlo():
         es.knn_curve_risk(10, 2, noise_var=-1.0, mean_sq_slope=0.0, mean_sq_curvature=0.0)
     with pytest.raises(ValueError, match="smaller than n"):
         es.knn_curve_risk(10, 10, noise_var=1.0, mean_sq_slope=0.0, mean_sq_curvature=0.0)
+
+
+# ---------------------------------------------------------------- integrated error against a step
+
+_STEP = dict(locations=jnp.array([0.2, 0.45, 0.71]), heights=jnp.array([1.0, -1.5, 1.0]))
+
+
+def _step_sets(sizes, reps, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = [jnp.asarray(rng.uniform(size=(reps, n))) for n in sizes]
+    ys = [data.step_function(x.reshape(-1), **_STEP).reshape(x.shape)
+          + 0.25 * jnp.asarray(rng.normal(size=x.shape)) for x in xs]
+    return xs, ys
+
+
+def test_step_error_equals_fine_grid_integral_of_the_smoother():
+    xs, ys = _step_sets((150, 37), 2)
+    bws, lams = jnp.array([0.05, 1.0]), jnp.array([[1e-5, 1e-3], [1e-4, 1e-2]])
+    errs = es.laplace_ridge_step_error_1d(xs, ys, bandwidths=bws, lams=lams, **_STEP)
+    grid = (jnp.arange(200_000) + 0.5) / 200_000                  # midpoint rule, jumps on cell edges
+    f = data.step_function(grid, **_STEP)
+    for k in range(2):
+        assert errs[k].shape == (2, 2, 2)
+        for r in range(2):
+            for i, bw in enumerate(bws):
+                pred = es.laplace_kernel_ridge_1d(xs[k][r][:, None], ys[k][r], grid[:, None],
+                                                  bandwidth=float(bw), lams=lams[k])
+                # Gauss rule error O((g/ℓ)⁶): gaps reach ~0.1 at n = 37, so ℓ = 0.05 gets 1e-3
+                np.testing.assert_allclose(errs[k][r, i], jnp.mean((pred - f) ** 2, axis=1),
+                                           rtol=2e-5 if bw > 0.5 else 1e-3)
+
+
+def test_step_error_is_the_equivalent_kernel_risk_at_large_n():
+    # exponential window of width h = sqrt(ℓλ/2): risk ΣJ² h/4 + σ²/(4nh), minimum σ√ΣJ²/(2√n)
+    n, sigma = 20_000, 0.25
+    xs, ys = _step_sets((n,), 8, seed=3)
+    err = es.laplace_ridge_step_error_1d(xs, ys, bandwidths=jnp.array([1.0]),
+                                         lams=jnp.array([2 * sigma ** 2 / (4.25 * n)]), **_STEP)[0]
+    limit = sigma * np.sqrt(4.25) / (2 * np.sqrt(n))
+    assert abs(float(np.mean(err)) / limit - 1) < 0.08             # nh* ≈ 17: corrections ~ 1/(nh*)
+
+
+def test_step_error_float32_and_ties():
+    xs, ys = _step_sets((64,), 1)
+    x = xs[0].at[0, 1].set(xs[0][0, 0])                           # a tied pair of inputs
+    kw = dict(bandwidths=jnp.array([0.3]), lams=jnp.array([1e-3]), **_STEP)
+    e64 = es.laplace_ridge_step_error_1d([x], ys, **kw)[0]
+    e32 = es.laplace_ridge_step_error_1d([x.astype(jnp.float32)], [ys[0].astype(jnp.float32)], **kw)[0]
+    assert e32.dtype == jnp.float32 and np.isfinite(float(e32[0, 0, 0]))
+    np.testing.assert_allclose(e32, e64, rtol=1e-4)
+
+
+def test_step_error_validation():
+    xs, ys = _step_sets((10,), 2)
+    kw = dict(bandwidths=jnp.array([0.3]), lams=jnp.array([1e-3]), **_STEP)
+    with pytest.raises(ValueError, match="sequences"):
+        es.laplace_ridge_step_error_1d(xs[0], ys[0], **kw)
+    with pytest.raises(ValueError, match="same"):
+        es.laplace_ridge_step_error_1d(xs, [ys[0][:, :5]], **kw)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        es.laplace_ridge_step_error_1d([xs[0] + 1.0], ys, **kw)
+    with pytest.raises(ValueError, match="lams"):
+        es.laplace_ridge_step_error_1d(xs, ys, **{**kw, "lams": jnp.array([[1e-3], [1e-2]])})
+    with pytest.raises(ValueError, match="lams"):
+        es.laplace_ridge_step_error_1d(xs, ys, **{**kw, "lams": jnp.array([-1e-3])})
+    with pytest.raises(ValueError, match="bandwidths"):
+        es.laplace_ridge_step_error_1d(xs, ys, **{**kw, "bandwidths": jnp.array([0.0])})
+    with pytest.raises(ValueError, match="locations"):
+        es.laplace_ridge_step_error_1d(xs, ys, bandwidths=jnp.array([0.3]), lams=jnp.array([1e-3]),
+                                       locations=jnp.array([1.5]), heights=jnp.array([1.0]))
