@@ -41,6 +41,15 @@ ridges ``λ/s_j`` (``weights`` argument of :func:`reconstruction_matrix`);
 :func:`reweighted_residual_norm` evaluates ``λ_max(R_s)/λ`` from the second, cancellation-free
 form, for many draws at once.
 
+Uncorrelated units
+------------------
+When the units are uncorrelated, ``Σ = diag(μ)`` in the unit basis, ``R_s`` is diagonal and
+``ρ = max_j μ_j/(μ_j s_j + λ)`` (:func:`uncorrelated_residual_norm`, O(p) per draw). Then
+``ρ <= c`` iff every unit with ``μ_j > cλ`` is drawn ``k_j >= m q_j (1/c − λ/μ_j)`` times, and the
+multinomial counts are negatively associated, so the product of the binomial marginals bounds the
+success probability from above (:func:`uncorrelated_success_bound`): a coupon-collector
+computation, which needs ``m ∝ N(λ) log N(λ)`` draws.
+
 :func:`prune_mlp` returns the parameters of the compressed network in the ``lib.nets`` format: the
 pruned layer keeps the columns ``J`` of its incoming weights, and the next layer's weights become
 ``Aᵀ W`` (rescaled for the width-dependent multipliers of the parameterization), so that
@@ -69,7 +78,8 @@ from ..nets import PARAMETERIZATIONS, layer_multiplier
 
 __all__ = ["covariance", "effective_dof", "effective_dof_from_eigs", "ridge_leverage_scores",
            "select_units", "leverage_sample", "reconstruction_matrix", "residual_covariance",
-           "importance_weights", "reweighted_reconstruction", "reweighted_residual_norm", "hidden_activations", "prune_mlp",
+           "importance_weights", "reweighted_reconstruction", "reweighted_residual_norm",
+           "uncorrelated_residual_norm", "uncorrelated_success_bound", "hidden_activations", "prune_mlp",
            "count_params", "parameter_count_bound", "compression_bound", "nonvacuous_sample_size"]
 
 
@@ -275,27 +285,39 @@ def residual_covariance(cov, units, *, lam, weights=None) -> jax.Array:
 def _importance(key, probs, m, m_pad, n_draws):
     p = probs.shape[0]
     draws = jax.random.choice(key, p, (n_draws, m_pad), replace=True, p=probs)
-    used = (jnp.arange(m_pad) < m).astype(probs.dtype)          # the first m draws count
-    counts = jax.vmap(lambda d: jnp.zeros(p, probs.dtype).at[d].add(used))(draws)
     safe = jnp.where(probs > 0, probs, 1.0)
-    return counts / (m * safe)
+
+    def weights(mk):                                          # the first mk draws count
+        used = (jnp.arange(m_pad) < mk).astype(probs.dtype)
+        counts = jax.vmap(lambda d: jnp.zeros(p, probs.dtype).at[d].add(used))(draws)
+        return counts / (mk * safe)
+
+    return jax.lax.map(weights, m)
 
 
-def importance_weights(key, probs, m: int, *, n_draws: int = 1) -> jax.Array:
+def importance_weights(key, probs, m, *, n_draws: int = 1) -> jax.Array:
     """Weights ``s_j = k_j/(m q_j)`` of ``m`` i.i.d. draws of units with probabilities ``q = probs``
     (``k_j``: times unit j is drawn; ``E s_j = 1``), for ``n_draws`` independent samples: shape
     ``(n_draws, p)``. ``probs`` (1-D, ``>= 0``) is normalized to sum 1. Leverage sampling:
-    ``probs = ridge_leverage_scores(cov, lam)``; uniform sampling: ``probs = ones(p)``."""
+    ``probs = ridge_leverage_scores(cov, lam)``; uniform sampling: ``probs = ones(p)``.
+    ``m`` may be a 1-D sequence of draw counts: then the result has shape ``(len(m), n_draws, p)``
+    and is *nested* — entry ``i`` uses the first ``m[i]`` draws of the same ``n_draws`` sequences
+    (one compiled shape per length of ``m`` and power of two above ``max(m)``)."""
     key = v.key(key)
     probs = v.float_array(probs, "probs", ndim=1)
     v.nonnegative(probs, "probs")
     total = float(jnp.sum(probs)) if not v.is_tracer(probs) else None
     if total is not None and total <= 0:
         raise ValueError("probs must have a positive sum")
-    m = v.integer(m, "m", minimum=1)
+    many = np.ndim(m) == 1
+    ms = [v.integer(mk, "m", minimum=1) for mk in np.atleast_1d(m)] if np.ndim(m) <= 1 else None
+    if not ms:
+        raise ValueError(f"m must be a positive integer or a non-empty 1-D sequence of them, got {m!r}")
     n_draws = v.integer(n_draws, "n_draws", minimum=1)
-    m_pad = max(64, 1 << (m - 1).bit_length())        # one compilation per power of two
-    return _importance(key, probs / jnp.sum(probs), jnp.asarray(m, probs.dtype), m_pad, n_draws)
+    m_max = max(ms)
+    m_pad = max(64, 1 << (m_max - 1).bit_length())    # one compilation per power of two
+    out = _importance(key, probs / jnp.sum(probs), jnp.asarray(ms, probs.dtype), m_pad, n_draws)
+    return out if many else out[0]
 
 
 @jax.jit
@@ -370,6 +392,72 @@ def reweighted_residual_norm(cov, weights, *, lam, cutoff: float = 1e-3, eig=Non
     out = _reweighted_norm(Z, mu_r, jnp.atleast_2d(weights).astype(cov.dtype),
                            lam.astype(cov.dtype))
     return out if weights.ndim == 2 else out[0]
+
+
+def _check_mu(mu) -> jax.Array:
+    mu = v.float_array(mu, "mu", ndim=1)
+    v.nonnegative(mu, "mu")
+    return mu
+
+
+@jax.jit
+def _uncorrelated_norm(mu, weights, lam):
+    return jnp.max(mu / (mu * weights + lam), axis=-1)
+
+
+def uncorrelated_residual_norm(mu, weights, *, lam) -> jax.Array:
+    """``ρ = λ_max(R_s)/λ = max_j μ_j/(μ_j s_j + λ)`` for a layer of uncorrelated units,
+    ``Σ = diag(μ)`` (``mu``: 1-D, ``>= 0``): then ``R_s = λΣ^{1/2}(Σ^{1/2}SΣ^{1/2}+λI)^{-1}Σ^{1/2}
+    = diag(λμ_j/(μ_j s_j + λ))``, the same as :func:`reweighted_residual_norm` on ``diag(μ)`` with
+    ``cutoff = 0``, in O(p). ``weights = s``: shape ``(p,)`` or ``(n_draws, p)``, ``>= 0``."""
+    mu = _check_mu(mu)
+    weights = v.float_array(weights, "weights", ndim=(1, 2))
+    if weights.shape[-1] != mu.shape[0]:
+        raise ValueError(f"weights must have p = {mu.shape[0]} entries per draw, "
+                         f"got {weights.shape[-1]}")
+    v.nonnegative(weights, "weights")
+    lam = _check_lam(lam, positive=True)
+    if lam.ndim:
+        raise ValueError("lam must be a scalar")
+    return _uncorrelated_norm(mu, weights.astype(mu.dtype), lam.astype(mu.dtype))
+
+
+def uncorrelated_success_bound(mu, m, *, lam, c: float = 4.0, probs=None) -> np.ndarray:
+    """Upper bound on ``P(ρ <= c)`` for ``m`` i.i.d. draws with probabilities ``q = probs``
+    (default: ridge leverage scores ``q_j = τ_j/N(λ)``, ``τ_j = μ_j/(μ_j+λ)``) and weights
+    ``s_j = k_j/(m q_j)``, on a layer of uncorrelated units ``Σ = diag(μ)``:
+
+        P(ρ <= c) <= Π_{j: μ_j > cλ} P(Bin(m, q_j) >= ⌈m q_j (1/c − λ/μ_j)⌉),
+
+    since ``ρ <= c`` iff ``s_j >= 1/c − λ/μ_j`` for every j, and the multinomial counts ``k_j`` are
+    negatively associated (Joag-Dev and Proschan, 1983), so increasing events on different units
+    have at most the product probability. ``m``: a number or 1-D array of draw counts (returns the
+    same shape, as NumPy, computed in float64 with SciPy's binomial tail); ``c > 0``; ``probs``
+    (1-D, ``>= 0``) is normalized to sum 1."""
+    from scipy import stats          # imported on use
+    mu = _check_mu(mu)
+    lam = _check_lam(lam, positive=True)
+    if lam.ndim:
+        raise ValueError("lam must be a scalar")
+    c = v.scalar(c, "c", positive=True)
+    m_arr = v.float_array(m, "m", ndim=(0, 1))
+    v.positive(m_arr, "m")
+    mu, lam = np.asarray(mu, np.float64), float(lam)
+    if probs is None:
+        q = mu / (mu + lam)
+    else:
+        q = v.float_array(probs, "probs", ndim=1)
+        if q.shape != mu.shape:
+            raise ValueError(f"probs must have the shape of mu {mu.shape}, got {q.shape}")
+        v.nonnegative(q, "probs")
+        q = np.asarray(q, np.float64)
+    q = q / q.sum()
+    need = mu > c * lam                               # only these units constrain ρ <= c
+    mu_n, q_n = mu[need], q[need]
+    mm = np.round(np.atleast_1d(np.asarray(m_arr, np.float64)))[:, None]
+    k = np.maximum(np.ceil(mm * q_n * (1 / c - lam / mu_n)), 1.0)    # k_j >= a_j <=> ρ_j <= c
+    out = np.exp(np.sum(stats.binom.logsf(k - 1, mm, q_n), axis=1))  # P(Bin >= k) = sf(k − 1)
+    return out if m_arr.ndim else out[0]
 
 
 def _check_mlp(params, layer: int):

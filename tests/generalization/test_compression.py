@@ -244,6 +244,80 @@ def test_leverage_sampling_theorem_on_a_power_law_layer():
     assert np.all(rho_small >= mu[m_small] / lam * (1 - 1e-8))
 
 
+def test_importance_weights_nested_draw_counts():
+    q = jnp.array([0.5, 0.3, 0.2, 0.0])
+    ms = [3, 10, 40]
+    s = np.asarray(cp.importance_weights(jax.random.key(8), q, ms, n_draws=50))
+    assert s.shape == (3, 50, 4)
+    counts = s * np.array(ms)[:, None, None] * np.where(np.asarray(q) > 0, np.asarray(q), 1.0)
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)     # integer counts k_j
+    np.testing.assert_allclose(counts.sum(-1), np.broadcast_to(np.array(ms)[:, None], (3, 50)))
+    assert np.all(np.diff(counts, axis=0) >= -1e-9)      # nested: the first m draws of one sequence
+    assert np.all(counts[..., 3] == 0)
+
+
+def test_uncorrelated_residual_norm_matches_general_form():
+    mu = jnp.arange(1, 21, dtype=jnp.float64) ** -1.5
+    tau = mu / (mu + 0.01)
+    s = cp.importance_weights(jax.random.key(9), tau, 30, n_draws=5)
+    np.testing.assert_allclose(cp.uncorrelated_residual_norm(mu, s, lam=0.01),
+                               cp.reweighted_residual_norm(jnp.diag(mu), s, lam=0.01, cutoff=0.0),
+                               rtol=1e-8)
+    # no unit drawn: ρ = μ_1/λ
+    np.testing.assert_allclose(cp.uncorrelated_residual_norm(mu, jnp.zeros(20), lam=0.01), 100.0)
+
+
+def _exact_success(mu, q, m, lam, c):
+    """P(ρ <= c) by enumerating all multinomial outcomes (small p, m)."""
+    from itertools import product
+    from math import factorial
+    total = 0.0
+    for k in product(range(m + 1), repeat=len(mu)):
+        if sum(k) != m:
+            continue
+        s = np.array(k) / (m * q)
+        if np.max(mu / (mu * s + lam)) <= c:
+            total += factorial(m) / np.prod([factorial(x) for x in k]) * np.prod(q ** np.array(k))
+    return total
+
+
+def test_uncorrelated_success_bound_against_enumeration():
+    mu, lam, c = np.array([1.0, 0.5, 0.2, 0.01]), 0.02, 4.0
+    tau = mu / (mu + lam)
+    q = tau / tau.sum()
+    for m in (3, 6, 10):
+        exact = _exact_success(mu, q, m, lam, c)
+        bound = float(cp.uncorrelated_success_bound(jnp.asarray(mu), m, lam=lam, c=c))
+        # negative association: the product of the marginals is an upper bound (loose here, where
+        # the q_j are large; close when they are small, next test)
+        assert exact <= bound + 1e-12
+    # one constrained unit: the bound is the exact binomial tail
+    mu1 = np.array([1.0, 0.01, 0.01])
+    q1 = mu1 / (mu1 + lam) / np.sum(mu1 / (mu1 + lam))
+    np.testing.assert_allclose(cp.uncorrelated_success_bound(jnp.asarray(mu1), 7, lam=lam, c=c),
+                               _exact_success(mu1, q1, 7, lam, c), rtol=1e-10)
+    # uniform probabilities and an array of m
+    out = cp.uncorrelated_success_bound(jnp.asarray(mu), np.array([3, 10]), lam=lam, c=c,
+                                        probs=jnp.ones(4))
+    assert out.shape == (2,)
+    assert _exact_success(mu, np.full(4, 0.25), 10, lam, c) <= out[1] + 1e-12
+
+
+def test_uncorrelated_success_bound_against_monte_carlo():
+    mu = jnp.arange(1, 513, dtype=jnp.float32) ** -2.0
+    lam, c = 1e-3, 4.0
+    tau = mu / (mu + lam)
+    N = float(jnp.sum(tau))
+    m = int(4 * N)
+    s = cp.importance_weights(jax.random.key(10), tau, m, n_draws=4000)
+    freq = float(np.mean(np.asarray(cp.uncorrelated_residual_norm(mu, s, lam=lam)) <= c))
+    bound = float(cp.uncorrelated_success_bound(mu, m, lam=lam, c=c))
+    se = np.sqrt(bound * (1 - bound) / 4000)
+    assert 0.05 < bound < 0.95
+    assert freq <= bound + 4 * se                 # an upper bound ...
+    assert bound - freq <= 0.05 + 4 * se          # ... nearly attained (weak dependence, q_j <= 1/N)
+
+
 def test_input_validation():
     cov = cp.covariance(_features(12, p=5))
     with pytest.raises(ValueError, match="cov"):
@@ -283,3 +357,13 @@ def test_input_validation():
         cp.ridge_leverage_scores(cov, 0.1, eig=(jnp.ones(5), jnp.eye(4)))
     with pytest.raises(ValueError, match="weights"):
         cp.reconstruction_matrix(cov, jnp.array([0, 1]), lam=0.1, weights=jnp.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="mu"):
+        cp.uncorrelated_residual_norm(-jnp.ones(3), jnp.ones(3), lam=0.1)
+    with pytest.raises(ValueError, match="weights"):
+        cp.uncorrelated_residual_norm(jnp.ones(3), jnp.ones(4), lam=0.1)
+    with pytest.raises(ValueError, match="c"):
+        cp.uncorrelated_success_bound(jnp.ones(3), 5, lam=0.1, c=0.0)
+    with pytest.raises(ValueError, match="probs"):
+        cp.uncorrelated_success_bound(jnp.ones(3), 5, lam=0.1, probs=jnp.ones(4))
+    with pytest.raises(ValueError, match="m"):
+        cp.importance_weights(jax.random.key(0), jnp.ones(3), [2, 0])
