@@ -354,14 +354,15 @@ def sphere_krr_excess_risk(spectrum: SphereSpectrum, X, Z, lam, *,
 
 
 def _zonal_series(coef, t, d):
-    """``Σ_ℓ coef[ℓ, :] P_ℓ(t)`` for the Gegenbauer polynomials of ``S^{d−1}`` (``P_ℓ(1) = 1``),
-    shape ``t.shape + (coef.shape[1],)``, by the three-term recurrence (stable for |t| <= 1)."""
+    """``(Σ_ℓ coef[ℓ, 0] P_ℓ(t), Σ_ℓ coef[ℓ, 1] P_ℓ(t))`` for the Gegenbauer polynomials of
+    ``S^{d−1}`` (``P_ℓ(1) = 1``), each of the shape of ``t``, by the three-term recurrence (stable
+    for |t| <= 1; both sums share one pass)."""
     def step(l, carry):
-        p_prev, p, total = carry
+        p_prev, p, total_a, total_b = carry
         p_next = ((2 * l + d - 2) * t * p - l * p_prev) / (l + d - 2)
-        return p, p_next, total + p_next[..., None] * coef[l + 1]
-    start = (jnp.ones_like(t), t, coef[0] + t[..., None] * coef[1])
-    return jax.lax.fori_loop(1, coef.shape[0] - 1, step, start)[2]
+        return p, p_next, total_a + coef[l + 1, 0] * p_next, total_b + coef[l + 1, 1] * p_next
+    start = (jnp.ones_like(t), t, coef[0, 0] + coef[1, 0] * t, coef[0, 1] + coef[1, 1] * t)
+    return jax.lax.fori_loop(1, coef.shape[0] - 1, step, start)[2:]
 
 
 @partial(jax.jit, static_argnames="d")
@@ -374,13 +375,12 @@ def _krr_risk(X, Z, lam, noise, coef, d):
     def one(x):
         x = unit(x)
         n = x.shape[0]
-        s_xx = _zonal_series(coef, jnp.clip(x @ x.T, -1.0, 1.0), d)       # (n, n, 2)
-        s_xz = _zonal_series(coef, jnp.clip(x @ z.T, -1.0, 1.0), d)       # (n, m, 2)
-        K, G = s_xx[..., 0], s_xx[..., 1]
+        K, G = _zonal_series(coef, jnp.clip(x @ x.T, -1.0, 1.0), d)      # κ_L and k₂, (n, n)
+        k_z, g_z = _zonal_series(coef, jnp.clip(x @ z.T, -1.0, 1.0), d)  # (n, m)
         e, Q = jnp.linalg.eigh(K)
         inv = 1.0 / (e + n * lam)                                        # A = Q diag(inv) Qᵀ
-        c0 = Q @ (inv[:, None] * (Q.T @ s_xz[..., 0]))                   # (n, m)
-        bias = (jnp.sum(c0 * (G @ c0), axis=0) - 2.0 * jnp.sum(c0 * s_xz[..., 1], axis=0)
+        c0 = Q @ (inv[:, None] * (Q.T @ k_z))                            # (n, m)
+        bias = (jnp.sum(c0 * (G @ c0), axis=0) - 2.0 * jnp.sum(c0 * g_z, axis=0)
                 + jnp.sum(coef[:, 1]))
         Qs = Q * inv                                                     # tr(AGA) = Σ Qs ∘ (G Qs)
         return bias, noise ** 2 * jnp.sum(Qs * (G @ Qs))
