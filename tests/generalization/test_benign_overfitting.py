@@ -307,7 +307,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="ks"):
         bn.effective_ranks(bn.isotropic(5), np.array([5]))
     with pytest.raises(ValueError, match="n"):
-        bn.critical_index(bn.isotropic(5), 0)
+        bn.critical_index(bn.isotropic(5), 0, b=1.5)
     with pytest.raises(ValueError, match="b"):
         bn.critical_index(bn.isotropic(5), 3, b=float("nan"))
     with pytest.raises(ValueError, match="tail_dim"):
