@@ -440,6 +440,19 @@ def _risk_draws(key, chi2, head, eps, theta, t, sigma, n, reps, has_tail):
     return jax.lax.map(one, (jax.random.split(key, reps), chi2))
 
 
+def _check_draw_args(key, spec, n, reps):
+    """Validated ``(key, spec, n, reps)`` of the per-design samplers: ``n, reps >= 1`` and
+    ``d > n`` (interpolation)."""
+    key = v.key(key)
+    spec = _as_spectrum(spec)
+    n = v.integer(n, "n", minimum=1)
+    reps = v.integer(reps, "reps", minimum=1)
+    _check_tail(spec, n)
+    if spec.dim <= n:
+        raise ValueError(f"the dimension d = {spec.dim} must be > n = {n} (interpolation)")
+    return key, spec, n, reps
+
+
 def risk_draws(key, spec, n: int, *, theta, noise, reps: int, tail_signal=0.0):
     """``reps`` independent designs of size ``n``; for each the exact conditional ``(bias,
     variance)`` of the min-norm interpolator (:func:`block_bias_variance` on
@@ -448,13 +461,7 @@ def risk_draws(key, spec, n: int, *, theta, noise, reps: int, tail_signal=0.0):
     Returns two arrays of shape ``(reps,)``; their sum averages to the expected excess risk
     ``E R(X⁺y)``. Cost ``reps · O(n³ + n² h)``, independent of ``tail_dim``.
     """
-    key = v.key(key)
-    spec = _as_spectrum(spec)
-    n = v.integer(n, "n", minimum=1)
-    reps = v.integer(reps, "reps", minimum=1)
-    _check_tail(spec, n)
-    if spec.dim <= n:
-        raise ValueError(f"the dimension d = {spec.dim} must be > n = {n} (interpolation)")
+    key, spec, n, reps = _check_draw_args(key, spec, n, reps)
     theta, sigma, t = _theta_noise(spec, theta, noise, tail_signal)
     dtype = spec.head.dtype
     kc, kd = jax.random.split(key)
@@ -525,13 +532,7 @@ def classification_draws(key, spec, n: int, *, theta, reps: int) -> Classificati
     factor); cost
     ``reps · O(n³ + n² h)``, independent of ``tail_dim``.
     """
-    key = v.key(key)
-    spec = _as_spectrum(spec)
-    n = v.integer(n, "n", minimum=1)
-    reps = v.integer(reps, "reps", minimum=1)
-    _check_tail(spec, n)
-    if spec.dim <= n:
-        raise ValueError(f"the dimension d = {spec.dim} must be > n = {n} (interpolation)")
+    key, spec, n, reps = _check_draw_args(key, spec, n, reps)
     theta, _, _ = _theta_noise(spec, theta, 0.0)
     if not float(jnp.linalg.norm(theta)) > 0:
         raise ValueError("theta must be nonzero (it defines the labels sign(xᵀθ*))")

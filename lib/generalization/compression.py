@@ -374,14 +374,7 @@ def reweighted_residual_norm(cov, weights, *, lam, cutoff: float = 1e-3, eig=Non
     for a decaying spectrum (tested). ``cutoff = 0`` keeps every positive eigenvalue.
     ``eig = (mu, U) = jnp.linalg.eigh(cov)`` (optional) reuses one eigendecomposition."""
     cov = _check_cov(cov)
-    weights = v.float_array(weights, "weights", ndim=(1, 2))
-    if weights.shape[-1] != cov.shape[0]:
-        raise ValueError(f"weights must have p = {cov.shape[0]} entries per draw, "
-                         f"got {weights.shape[-1]}")
-    v.nonnegative(weights, "weights")
-    lam = _check_lam(lam, positive=True)
-    if lam.ndim:
-        raise ValueError("lam must be a scalar")
+    weights, lam = _check_weights_lam(weights, lam, cov.shape[0])
     cutoff = v.scalar(cutoff, "cutoff", nonnegative=True)
     mu, U = jnp.linalg.eigh(cov) if eig is None else _check_eig(eig, cov.shape[0])
     floor = max(cutoff * float(lam), float(jnp.finfo(cov.dtype).eps) * float(mu[-1]))
@@ -392,6 +385,18 @@ def reweighted_residual_norm(cov, weights, *, lam, cutoff: float = 1e-3, eig=Non
     out = _reweighted_norm(Z, mu_r, jnp.atleast_2d(weights).astype(cov.dtype),
                            lam.astype(cov.dtype))
     return out if weights.ndim == 2 else out[0]
+
+
+def _check_weights_lam(weights, lam, p: int):
+    """Validated ``(weights, lam)``: weights ``(p,)`` or ``(n_draws, p)``, ``>= 0``; a scalar ``lam > 0``."""
+    weights = v.float_array(weights, "weights", ndim=(1, 2))
+    if weights.shape[-1] != p:
+        raise ValueError(f"weights must have p = {p} entries per draw, got {weights.shape[-1]}")
+    v.nonnegative(weights, "weights")
+    lam = _check_lam(lam, positive=True)
+    if lam.ndim:
+        raise ValueError("lam must be a scalar")
+    return weights, lam
 
 
 def _check_mu(mu) -> jax.Array:
@@ -411,14 +416,7 @@ def uncorrelated_residual_norm(mu, weights, *, lam) -> jax.Array:
     = diag(λμ_j/(μ_j s_j + λ))``, the same as :func:`reweighted_residual_norm` on ``diag(μ)`` with
     ``cutoff = 0``, in O(p). ``weights = s``: shape ``(p,)`` or ``(n_draws, p)``, ``>= 0``."""
     mu = _check_mu(mu)
-    weights = v.float_array(weights, "weights", ndim=(1, 2))
-    if weights.shape[-1] != mu.shape[0]:
-        raise ValueError(f"weights must have p = {mu.shape[0]} entries per draw, "
-                         f"got {weights.shape[-1]}")
-    v.nonnegative(weights, "weights")
-    lam = _check_lam(lam, positive=True)
-    if lam.ndim:
-        raise ValueError("lam must be a scalar")
+    weights, lam = _check_weights_lam(weights, lam, mu.shape[0])
     return _uncorrelated_norm(mu, weights.astype(mu.dtype), lam.astype(mu.dtype))
 
 
