@@ -498,8 +498,8 @@ def _classification_draws(key, chi2, head, eps, theta, n, reps, has_tail):
     u = s_theta / norm                                         # unit vector Σ^{1/2}θ*/‖·‖
 
     def one(args):
-        k, c = args
-        H, F = _sample(k, c, head, n, has_tail)
+        k, chi = args
+        H, F = _sample(k, chi, head, n, has_tail)
         y = jnp.sign(H @ theta)
         A = H @ H.T + eps * (F @ F.T)
         sol = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(A, lower=True),

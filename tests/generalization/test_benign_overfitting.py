@@ -235,6 +235,15 @@ def test_classification_draws_match_explicit_sampling():
                                rtol=1e-10)
 
 
+def test_classification_regression_risk_is_the_bias_on_the_same_designs():
+    # the same key draws the same designs as risk_draws: regression_risk is their noiseless bias
+    spec = bn.block_spectrum(jnp.array([1.0, 0.5]), 0.1, 100)
+    theta = jnp.array([0.8, 0.6])
+    out = bn.classification_draws(jax.random.key(3), spec, 12, theta=theta, reps=16)
+    bias, _ = bn.risk_draws(jax.random.key(3), spec, 12, theta=theta, noise=0.0, reps=16)
+    np.testing.assert_allclose(out.regression_risk, bias, rtol=1e-4, atol=1e-7)
+
+
 def test_classification_bad_inputs():
     spec = bn.block_spectrum(jnp.array([1.0]), 0.1, 30)
     with pytest.raises(ValueError, match="theta"):
