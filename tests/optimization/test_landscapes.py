@@ -1,6 +1,6 @@
 """lib.optimization.landscapes: Hessian eigenvalues and critical points of closed-form toy losses, power iteration
 against a dense Hessian, Gaussian smoothing against the closed form for quadratics and cosines,
-local-minimum counting against a NumPy loop, noisy GD against a Python loop and its Monte-Carlo
+local-minimum counting against a NumPy loop, the first sign change of f′ against brentq, noisy GD against a Python loop and its Monte-Carlo
 mean, graduated descent, paths (end points, linearity, lifting path), and input validation."""
 import jax
 import jax.numpy as jnp
@@ -109,6 +109,21 @@ def test_count_local_minima():
     np.testing.assert_array_equal(L.count_local_minima(V), [_count_numpy(r) for r in V])
 
 
+def test_first_downcrossing_against_closed_form_and_brentq(dtype):
+    from scipy.optimize import brentq
+    # cos changes sign + -> - at pi/2: the returned grid point is the first one past it
+    x = L.first_downcrossing(jnp.cos, 0.0, 3.0, num=3001)
+    assert np.pi / 2 <= x + 1e-6 and x - np.pi / 2 <= 1e-3 + 1e-6
+    # the first local maximum right of 0 of f = x^2/2 + a(1 - cos 10x), a root of f' found by brentq
+    fp = lambda t: t + 0.3 * 10 * jnp.sin(10 * t)                  # noqa: E731
+    fp_np = lambda t: t + 3.0 * np.sin(10 * t)                     # noqa: E731
+    root = brentq(fp_np, 0.2, 0.4)
+    x = L.first_downcrossing(fp, 0.0, 1.0, num=100001)
+    assert 0.0 <= x - root <= 1e-5 + 1e-6
+    with pytest.raises(ValueError, match="no negative"):
+        L.first_downcrossing(lambda t: t ** 2, 0.0, 1.0)
+
+
 def test_noisy_gd_matches_python_loop_and_plain_gd():
     grad = jax.grad(lambda x: jnp.sum(x ** 4 / 4 - x ** 2 / 2))
     x0 = jnp.array([[0.3, -0.2], [1.5, 0.1]])
@@ -209,6 +224,10 @@ def test_validation():
         L.gaussian_smooth_grid(jnp.zeros(10), spacing=0.0, width=0.1)
     with pytest.raises(ValueError, match="values"):
         L.count_local_minima(jnp.zeros(2))
+    with pytest.raises(ValueError, match="hi"):
+        L.first_downcrossing(jnp.cos, 1.0, 1.0)
+    with pytest.raises(ValueError, match="num"):
+        L.first_downcrossing(jnp.cos, 0.0, 1.0, num=1)
     with pytest.raises(ValueError, match="key"):
         L.noisy_gd(lambda x: x, jnp.zeros((2, 1)), step_size=0.1, n_steps=5, noise_std=1.0)
     with pytest.raises(ValueError, match="step_size"):
