@@ -19,7 +19,9 @@ from .. import _validate as v
 
 __all__ = ["double_well", "double_well_grad", "gibbs_on_grid", "kolmogorov_distance",
            "gaussian_kl", "ula_ou_variance", "first_passage_times", "kramers_time",
-           "mean_first_passage_time", "generator_spectral_gap", "gld_first_passage"]
+           "mean_first_passage_time", "generator_spectral_gap", "gld_first_passage",
+           "double_well_critical_points", "ula_ou_kl_rate", "ula_ou_stationary_kl",
+           "ula_transition_matrix", "ula_stationary_on_grid", "ula_spectral_gap"]
 
 
 def double_well(theta, *, barrier: float = 1.0, tilt: float = 0.0):
@@ -37,6 +39,110 @@ def double_well(theta, *, barrier: float = 1.0, tilt: float = 0.0):
 def double_well_grad(theta, *, barrier: float = 1.0, tilt: float = 0.0):
     """``L'(θ) = 4h θ(θ² − 1) + tilt`` (elementwise); a non-interacting particle drift."""
     return 4 * barrier * theta * (theta**2 - 1) + tilt
+
+
+def double_well_critical_points(*, barrier: float = 1.0, tilt: float = 0.0):
+    """Real roots of ``L'(θ) = 4h θ(θ² − 1) + tilt = 0``, sorted: ``(θ_left, θ_saddle, θ_right)``.
+
+    For ``|tilt| < 8h/(3√3)`` the cubic has three real roots: the two minima (``L'' = 12hθ² − 4h
+    > 0``) and the local maximum between them; a positive tilt makes ``θ_left`` the global minimum.
+    Computed as the eigenvalues of the companion matrix (``numpy.roots``), in float64.
+    """
+    h = v.scalar(barrier, "barrier", positive=True)
+    tilt = v.scalar(tilt, "tilt")
+    if not abs(tilt) < 8 * h / (3 * np.sqrt(3)):
+        raise ValueError(f"tilt must satisfy |tilt| < 8 barrier / (3 sqrt 3) for two wells, got {tilt}")
+    roots = np.roots([4 * h, 0.0, -4 * h, tilt])
+    return tuple(float(r) for r in np.sort(roots.real))
+
+
+def ula_ou_kl_rate(curvature, step_size):
+    """Per-unit-time log-rate ``2 log|1 − ηm| / η`` of ULA on ``L(θ) = (m/2)θ²``.
+
+    The chain ``θ ← (1 − ηm)θ + √(2η/β) ξ`` multiplies the mean by ``1 − ηm`` per step, so the
+    mean term ``E[θ]²/(2v)`` of ``KL(N(E θ, ·) ‖ N(0, v))`` decays like ``(1 − ηm)^{2k}``; per unit
+    time ``t = kη`` that is ``e^{t·2log|1−ηm|/η}``, which tends to the LSI rate ``−2m`` as ``η → 0``
+    (the variance term decays twice as fast). Requires ``0 < ηm < 2``.
+    """
+    m = v.scalar(curvature, "curvature", positive=True)
+    eta = v.scalar(step_size, "step_size", positive=True)
+    if not eta * m < 2:
+        raise ValueError(f"step_size * curvature must be < 2 for a stable chain, got {eta * m}")
+    return 2.0 * np.log(abs(1.0 - eta * m)) / eta
+
+
+def ula_ou_stationary_kl(curvature, beta, step_size, dim: int = 1):
+    """Exact ``KL(π_{β,η} ‖ π_β)`` between ULA's stationary law and the Gibbs law on
+    ``L(θ) = (m/2)‖θ‖²`` in ``R^p``: ``(p/2)(r − 1 − log r)`` with ``r = 1/(1 − ηm/2)``,
+    i.e. ``p (ηm)²/16 + O(η³)``. Both laws are centred Gaussians, with variances
+    :func:`ula_ou_variance` and ``1/(βm)`` per coordinate. Requires ``0 < ηm < 2``.
+    """
+    p = v.integer(dim, "dim", minimum=1)
+    r = ula_ou_variance(curvature, beta, step_size) * v.scalar(beta, "beta", positive=True) \
+        * v.scalar(curvature, "curvature", positive=True)
+    return 0.5 * p * (r - 1.0 - np.log(r))
+
+
+def ula_transition_matrix(grad_values, grid, beta, step_size):
+    """Row-stochastic matrix of the ULA chain ``θ ← θ − η L'(θ) + √(2η/β) ξ`` on a uniform 1-D grid.
+
+    ``P[i, j] ∝ exp(−(x_j − x_i + η L'(x_i))² / (2 s²))`` with ``s² = 2η/β`` (the Gaussian kernel
+    sampled at the grid points), each row normalized to one — mass that would leave the grid is put
+    back on it, a reflecting end that is harmless where the law has negligible mass. Needs
+    ``s`` several grid spacings wide. float64 NumPy array of shape ``(m, m)``.
+    """
+    g = v.float_array(grad_values, "grad_values", ndim=1)
+    v.same_dim(g, v.float_array(grid, "grid", ndim=1), "grad_values", "grid")
+    g, x = (np.asarray(a, np.float64) for a in _uniform_grid(g, grid))
+    beta = v.scalar(beta, "beta", positive=True)
+    eta = v.scalar(step_size, "step_size", positive=True)
+    s = np.sqrt(2 * eta / beta)
+    h = (x[-1] - x[0]) / (x.shape[0] - 1)
+    if s < 3 * h:
+        raise ValueError(f"the noise sd sqrt(2 step_size/beta) = {s:.3g} must span at least 3 grid "
+                         f"spacings ({h:.3g}); refine the grid")
+    mean = x - eta * g
+    logk = -((x[None, :] - mean[:, None]) ** 2) / (2 * s * s)
+    P = np.exp(logk - logk.max(axis=1, keepdims=True))
+    return P / P.sum(axis=1, keepdims=True)
+
+
+def ula_stationary_on_grid(grad_values, grid, beta, step_size):
+    """Density and CDF of the stationary law ``π_{β,η}`` of ULA on a uniform 1-D grid.
+
+    The stationary vector ``π P = π`` of :func:`ula_transition_matrix` (a linear solve with one
+    equation replaced by ``Σπ = 1``), turned into a density ``π_i / h`` and a trapezoidal CDF as in
+    :func:`gibbs_on_grid`, so the two are directly comparable: ``sup |F_η − F|`` is the Kolmogorov
+    distance that the time step alone adds. Returns ``(density, cdf)``, float64 NumPy arrays.
+    """
+    P = ula_transition_matrix(grad_values, grid, beta, step_size)
+    m = P.shape[0]
+    A = P.T - np.eye(m)
+    A[0, :] = 1.0
+    b = np.zeros(m)
+    b[0] = 1.0
+    pi = np.clip(np.linalg.solve(A, b), 0.0, None)
+    x = np.asarray(grid, np.float64)
+    h = (x[-1] - x[0]) / (m - 1)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pi[1:] + pi[:-1]))])
+    return pi / (cdf[-1] * h), cdf / cdf[-1]
+
+
+def ula_spectral_gap(grad_values, grid, beta, step_size):
+    """Per-unit-time spectral gap ``−log|λ₂(P)| / η`` of the ULA chain on a uniform 1-D grid.
+
+    ``λ₂`` is the second-largest eigenvalue in modulus of :func:`ula_transition_matrix` (found by
+    Arnoldi iteration, ``scipy.sparse.linalg.eigs``); ``E f(θ_k)`` relaxes like ``|λ₂|^k =
+    e^{−gap·kη}``. As ``η → 0`` it tends to the generator's gap (:func:`generator_spectral_gap`);
+    on ``L = (m/2)θ²`` it is ``−log|1 − ηm| / η`` exactly (the chain is AR(1)).
+    """
+    import scipy.sparse.linalg
+    P = ula_transition_matrix(grad_values, grid, beta, step_size)
+    eta = float(step_size)
+    vals = scipy.sparse.linalg.eigs(P, k=3, which="LM", return_eigenvectors=False, tol=1e-12,
+                                    v0=np.ones(P.shape[0]))
+    mods = np.sort(np.abs(vals))[::-1]
+    return -np.log(mods[1]) / eta
 
 
 def gibbs_on_grid(potential_values, grid, beta):

@@ -142,3 +142,55 @@ def test_new_functions_validate():
     with pytest.raises(ValueError, match="record_every"):
         langevin.gld_first_passage(langevin.double_well_grad, jnp.zeros(3), jax.random.PRNGKey(0),
                                    beta=1.0, step_size=0.1, n_steps=10, threshold=1.0, record_every=3)
+
+
+def test_double_well_critical_points():
+    left, saddle, right = langevin.double_well_critical_points(barrier=1.3, tilt=0.3)
+    for r in (left, saddle, right):
+        assert abs(float(langevin.double_well_grad(jnp.array(r), barrier=1.3, tilt=0.3))) < 1e-10
+    assert left < saddle < right and 12 * left**2 - 4 > 0 > 12 * saddle**2 - 4
+    L = lambda t: float(langevin.double_well(jnp.array(t), barrier=1.3, tilt=0.3))
+    assert L(left) < L(right)                        # a positive tilt lowers the left well
+    np.testing.assert_allclose(langevin.double_well_critical_points(), (-1.0, 0.0, 1.0), atol=1e-12)
+    with pytest.raises(ValueError, match="tilt"):
+        langevin.double_well_critical_points(tilt=2.0)
+
+
+def test_ula_ou_rate_and_stationary_kl_closed_forms():
+    m, beta, eta = 2.0, 4.0, 0.05
+    # the mean recursion (1 - eta m)^k over k steps, per unit time
+    k = 200
+    np.testing.assert_allclose(langevin.ula_ou_kl_rate(m, eta), 2 * k * np.log(1 - eta * m) / (k * eta))
+    assert abs(langevin.ula_ou_kl_rate(m, 1e-6) + 2 * m) < 1e-4      # the continuous LSI rate 2m
+    var = langevin.ula_ou_variance(m, beta, eta)
+    np.testing.assert_allclose(langevin.ula_ou_stationary_kl(m, beta, eta, dim=3),
+                               3 * float(langevin.gaussian_kl(0.0, var, 1 / (beta * m))), rtol=1e-10)
+    small = langevin.ula_ou_stationary_kl(m, beta, 1e-3)
+    np.testing.assert_allclose(small, (1e-3 * m) ** 2 / 16, rtol=1e-2)
+    with pytest.raises(ValueError, match="step_size"):
+        langevin.ula_ou_kl_rate(m, 1.5)
+
+
+def test_ula_grid_chain_on_a_quadratic_is_exact():
+    # on L = (m/2) theta^2 ULA is AR(1): stationary law N(0, 1/(beta m (1 - eta m/2))), gap -log(1-eta m)/eta
+    m, beta, eta = 2.0, 1.0, 0.1
+    x = jnp.linspace(-4.0, 4.0, 1601)
+    density, cdf = langevin.ula_stationary_on_grid(m * x, x, beta, eta)
+    sd = np.sqrt(langevin.ula_ou_variance(m, beta, eta))
+    np.testing.assert_allclose(density, sps.norm.pdf(np.asarray(x), scale=sd), atol=2e-4)
+    np.testing.assert_allclose(cdf, sps.norm.cdf(np.asarray(x), scale=sd), atol=2e-4)
+    np.testing.assert_allclose(langevin.ula_spectral_gap(m * x, x, beta, eta),
+                               -np.log(1 - eta * m) / eta, rtol=2e-3)
+    P = langevin.ula_transition_matrix(m * x, x, beta, eta)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="grid"):
+        langevin.ula_transition_matrix(m * x[::50], x[::50], beta, 1e-3)
+
+
+def test_ula_grid_gap_tends_to_the_generator_gap():
+    x = jnp.linspace(-3.0, 3.0, 1201)
+    grad = langevin.double_well_grad(x)
+    exact = float(langevin.generator_spectral_gap(langevin.double_well(x), x, 2.0))
+    coarse = langevin.ula_spectral_gap(grad, x, 2.0, 0.02) / exact - 1
+    fine = langevin.ula_spectral_gap(grad, x, 2.0, 0.01) / exact - 1
+    assert abs(fine) < abs(coarse) and abs(fine / coarse - 0.5) < 0.15    # O(eta) bias
