@@ -85,3 +85,59 @@ def test_setup_chapter_rejects_bad_environment(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):
         book.setup_chapter()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", [0.5, 1.0])
+def test_corrected_power_law_recovers_exact_law(dtype, order):
+    x = np.array([64.0, 128, 256, 512, 1024, 4096])
+    b, s, c = 0.3, -0.5, 2.5
+    m = np.exp(b + s * np.log(x) + c * x ** -order)
+    res = stats.bootstrap_corrected_power_law(x.astype(dtype), np.repeat(m[:, None], 3, 1).astype(dtype),
+                                              order=order)
+    tol = 1e-6 if dtype == np.float64 else 2e-3
+    assert res.slope == pytest.approx(s, abs=tol)
+    assert res.intercept == pytest.approx(b, abs=tol)
+    assert res.correction == pytest.approx(c, abs=50 * tol)
+    assert res.slope_stderr == pytest.approx(0, abs=tol) and res.boot.shape == (400, 3)
+    # the tilt equals the slope shift that the correction leaves on a plain power-law fit
+    keep = x >= 256
+    plain = stats.power_law_fit(x[keep], m[keep]).slope
+    assert res.tilt(x[keep]) == pytest.approx(abs(plain - s), rel=1e-3 if dtype == np.float64 else 0.05)
+
+
+def test_corrected_power_law_does_not_absorb_a_wrong_exponent():
+    # a pure power law with exponent -0.575 is fitted as such, with a correction ≈ 0
+    x = np.geomspace(256, 16384, 4)
+    res = stats.bootstrap_corrected_power_law(x, np.repeat((2 * x ** -0.575)[:, None], 2, 1))
+    assert res.slope == pytest.approx(-0.575, abs=1e-9) and res.correction == pytest.approx(0, abs=1e-7)
+
+
+def test_corrected_power_law_stderr_matches_monte_carlo_spread():
+    rng = np.random.default_rng(3)
+    x = np.geomspace(64, 4096, 5)
+    truth = np.exp(-1.0 * np.log(x) + 3.0 * x ** -0.5)
+    draws = lambda: truth[:, None] * np.exp(0.2 * rng.standard_normal((5, 16)))
+    fits = [stats.bootstrap_corrected_power_law(x, draws(), n_boot=200, seed=i) for i in range(300)]
+    slopes = np.array([f.slope for f in fits])
+    assert slopes.mean() == pytest.approx(-1.0, abs=0.02)
+    # bootstrap SE of a mean over R = 16 is biased low by about sqrt(15/16); 300 fits: ~4 % spread
+    assert np.mean([f.slope_stderr for f in fits]) == pytest.approx(slopes.std(), rel=0.15)
+    assert np.mean([f.correction for f in fits]) == pytest.approx(3.0, abs=4 * np.std([f.correction for f in fits]) / np.sqrt(300))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(x=[1.0, 2.0], samples=np.ones((2, 3))), "3 distinct"),
+    (dict(x=[1.0, 2.0, 3.0], samples=np.ones((2, 3))), "shape"),
+    (dict(x=[1.0, 2.0, 3.0], samples=np.ones((3, 1))), "2 repetitions"),
+    (dict(x=[1.0, 2.0, -3.0], samples=np.ones((3, 2))), "x must be positive"),
+    (dict(x=[1.0, 2.0, 3.0], samples=-np.ones((3, 2))), "samples must be positive"),
+    (dict(x=[1.0, 2.0, 3.0], samples=np.ones((3, 2)), order=0.0), "order"),
+    (dict(x=[1.0, 2.0, 3.0], samples=np.ones((3, 2)), statistic="mode"), "statistic"),
+    (dict(x=[1.0, 2.0, 3.0], samples=np.ones((3, 2)), n_boot=1), "n_boot"),
+])
+def test_corrected_power_law_rejects_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        stats.bootstrap_corrected_power_law(**kwargs)
+    with pytest.raises(ValueError, match="x must be"):
+        stats.bootstrap_corrected_power_law([1.0, 2.0, 3.0], np.ones((3, 2))).tilt([1.0])
