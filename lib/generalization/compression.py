@@ -7,8 +7,8 @@ of activations (:func:`covariance`).
 Effective degrees of freedom
 ----------------------------
 ``N(λ) = tr(Σ (Σ + λI)^{-1}) = Σ_j μ_j / (μ_j + λ)`` with ``μ_j`` the eigenvalues of ``Σ``
-(:func:`effective_dof`); the diagonal of ``Σ(Σ+λI)^{-1}`` are the *ridge leverage scores*
-(:func:`ridge_leverage_scores`), which sum to ``N(λ)``.
+(:func:`effective_dof`; :func:`lam_for_dof` inverts it); the diagonal of ``Σ(Σ+λI)^{-1}`` are the
+*ridge leverage scores* (:func:`ridge_leverage_scores`), which sum to ``N(λ)``.
 
 Spectral pruning (Suzuki et al., 2020)
 --------------------------------------
@@ -76,7 +76,7 @@ from .. import _validate as v
 from ..activations import activation_fn
 from ..nets import PARAMETERIZATIONS, layer_multiplier
 
-__all__ = ["covariance", "effective_dof", "effective_dof_from_eigs", "ridge_leverage_scores",
+__all__ = ["covariance", "effective_dof", "effective_dof_from_eigs", "lam_for_dof", "ridge_leverage_scores",
            "select_units", "leverage_sample", "reconstruction_matrix", "residual_covariance",
            "importance_weights", "reweighted_reconstruction", "reweighted_residual_norm",
            "uncorrelated_residual_norm", "uncorrelated_success_bound", "hidden_activations", "prune_mlp",
@@ -90,8 +90,12 @@ def _check_cov(cov, name: str = "cov") -> jax.Array:
     return cov
 
 
-def _check_lam(lam, *, positive: bool = False) -> jax.Array:
+def _check_lam(lam, *, positive: bool = False, scalar: bool = False) -> jax.Array:
+    """Validated ridge: ``>= 0`` (``> 0`` with ``positive``); a scalar with ``scalar``, else a scalar
+    or a 1-D array."""
     lam = v.float_array(lam, "lam", ndim=(0, 1))
+    if scalar and lam.ndim:
+        raise ValueError(f"lam must be a scalar here, got shape {lam.shape}")
     (v.positive if positive else v.nonnegative)(lam, "lam")
     return lam
 
@@ -128,6 +132,45 @@ def effective_dof_from_eigs(eigs, lam) -> jax.Array:
     return _dof_from_eigs(eigs, lam)
 
 
+@partial(jax.jit, static_argnames=("iters",))
+def _lam_for_dof(eigs, dof, iters):
+    eigs = jnp.clip(eigs, 0.0)
+    pos = eigs > 0
+    r = jnp.sum(pos).astype(eigs.dtype)
+    mu_min = jnp.min(jnp.where(pos, eigs, jnp.inf))
+    log_hi = jnp.log(jnp.sum(eigs) / dof)                  # N(λ) <= tr Σ/λ = dof there
+    log_lo = jnp.log(mu_min * (r - dof) / dof)              # N(λ) >= r μ_min/(μ_min+λ) = dof there
+
+    def body(_, bracket):
+        lo, hi = bracket
+        mid = (lo + hi) / 2
+        above = _dof_from_eigs(eigs, jnp.exp(mid)) > dof    # N decreases in λ: the root is above mid
+        return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, iters, body, (log_lo, log_hi))
+    return jnp.exp((lo + hi) / 2)
+
+
+def lam_for_dof(eigs, dof, *, iters: int = 60) -> jax.Array:
+    """The ridge ``λ`` with ``N(λ) = Σ_j μ_j/(μ_j+λ) = dof``, from eigenvalues ``eigs`` (1-D, ``>= 0``).
+
+    ``N`` decreases from ``r`` (the number of positive ``μ_j``) to 0, so the root is unique for
+    ``0 < dof < r``; ``dof``: a scalar or 1-D array of targets (result shaped alike). Bisection in
+    ``log λ`` (``iters`` steps, vectorized over the targets, one jitted loop) on the bracket
+    ``[μ_min (r − dof)/dof, tr Σ/dof]``, where ``N >= r μ_min/(μ_min+λ)`` and ``N <= tr Σ/λ``
+    make the two ends straddle the target (``μ_min``: the smallest positive eigenvalue)."""
+    eigs = v.float_array(eigs, "eigs", ndim=1)
+    v.nonnegative(eigs, "eigs")
+    dof = v.float_array(dof, "dof", ndim=(0, 1))
+    v.positive(dof, "dof")
+    iters = v.integer(iters, "iters", minimum=1)
+    if not (v.is_tracer(eigs) or v.is_tracer(dof)):
+        r = int(jnp.sum(eigs > 0))
+        if float(jnp.max(dof)) >= r:
+            raise ValueError(f"dof must be below the number of positive eigenvalues {r}, got {dof}")
+    return _lam_for_dof(eigs, dof.astype(eigs.dtype), iters)
+
+
 @jax.jit
 def _leverage(cov, lam):
     p = cov.shape[0]
@@ -157,9 +200,7 @@ def ridge_leverage_scores(cov, lam, *, eig=None) -> jax.Array:
     ``Σ_j τ_j = N(λ)``, each in [0, 1). ``eig = (mu, U) = jnp.linalg.eigh(cov)`` (optional) reuses
     one eigendecomposition for many λ; without it one linear solve is done."""
     cov = _check_cov(cov)
-    lam = _check_lam(lam, positive=True)
-    if lam.ndim:
-        raise ValueError("lam must be a scalar here")
+    lam = _check_lam(lam, positive=True, scalar=True)
     if eig is not None:
         mu, U = _check_eig(eig, cov.shape[0])
         return _leverage_eig(mu, U, lam.astype(mu.dtype))
@@ -198,9 +239,7 @@ def select_units(cov, m: int, *, lam, out_weights=None, theta: float = 0.0) -> j
     m = v.integer(m, "m", minimum=1)
     if m > p:
         raise ValueError(f"m must be <= the number of units p = {p}, got {m}")
-    lam = _check_lam(lam)
-    if lam.ndim:
-        raise ValueError("lam must be a scalar")
+    lam = _check_lam(lam, scalar=True)
     theta = v.scalar(theta, "theta", nonnegative=True)
     if out_weights is None:
         w = jnp.zeros(p, cov.dtype)
@@ -249,9 +288,7 @@ def _recon(cov, units, ridge):
 
 
 def _unit_ridge(lam, weights, m, dtype):
-    lam = _check_lam(lam)
-    if lam.ndim:
-        raise ValueError("lam must be a scalar")
+    lam = _check_lam(lam, scalar=True)
     if weights is None:
         return jnp.full((m,), lam, dtype)
     weights = v.float_array(weights, "weights", ndim=1)
@@ -340,9 +377,7 @@ def reweighted_reconstruction(cov, weights, *, lam) -> jax.Array:
     if weights.shape[0] != cov.shape[0]:
         raise ValueError(f"weights must have p = {cov.shape[0]} entries, got {weights.shape[0]}")
     v.nonnegative(weights, "weights")
-    lam = _check_lam(lam, positive=True)
-    if lam.ndim:
-        raise ValueError("lam must be a scalar")
+    lam = _check_lam(lam, positive=True, scalar=True)
     return _reweighted_recon(cov, weights.astype(cov.dtype), lam.astype(cov.dtype))
 
 
@@ -393,9 +428,7 @@ def _check_weights_lam(weights, lam, p: int):
     if weights.shape[-1] != p:
         raise ValueError(f"weights must have p = {p} entries per draw, got {weights.shape[-1]}")
     v.nonnegative(weights, "weights")
-    lam = _check_lam(lam, positive=True)
-    if lam.ndim:
-        raise ValueError("lam must be a scalar")
+    lam = _check_lam(lam, positive=True, scalar=True)
     return weights, lam
 
 
@@ -434,9 +467,7 @@ def uncorrelated_success_bound(mu, m, *, lam, c: float = 4.0, probs=None) -> np.
     (1-D, ``>= 0``) is normalized to sum 1."""
     from scipy import stats          # imported on use
     mu = _check_mu(mu)
-    lam = _check_lam(lam, positive=True)
-    if lam.ndim:
-        raise ValueError("lam must be a scalar")
+    lam = _check_lam(lam, positive=True, scalar=True)
     c = v.scalar(c, "c", positive=True)
     m_arr = v.float_array(m, "m", ndim=(0, 1))
     v.positive(m_arr, "m")

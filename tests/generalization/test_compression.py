@@ -367,3 +367,49 @@ def test_input_validation():
         cp.uncorrelated_success_bound(jnp.ones(3), 5, lam=0.1, probs=jnp.ones(4))
     with pytest.raises(ValueError, match="m"):
         cp.importance_weights(jax.random.key(0), jnp.ones(3), [2, 0])
+
+
+def test_lam_for_dof_inverts_effective_dof():
+    mu = jnp.arange(1, 401, dtype=jnp.float64) ** -2.0
+    targets = np.geomspace(2.0, 200.0, 7)
+    lam = cp.lam_for_dof(mu, targets)
+    assert lam.shape == (7,) and lam.dtype == jnp.float64
+    np.testing.assert_allclose(cp.effective_dof_from_eigs(mu, lam), targets, rtol=1e-10)
+    # closed form: r equal eigenvalues c (and zeros) give N = r c/(c+λ), so λ = c (r − N)/N
+    flat = jnp.concatenate([jnp.full(10, 0.3), jnp.zeros(5)])
+    np.testing.assert_allclose(cp.lam_for_dof(flat, 4.0), 0.3 * 6 / 4, rtol=1e-10)
+    # float32 in, float32 out, to float32 accuracy
+    lam32 = cp.lam_for_dof(mu.astype(jnp.float32), targets)
+    assert lam32.dtype == jnp.float32
+    np.testing.assert_allclose(cp.effective_dof_from_eigs(mu, lam32.astype(jnp.float64)), targets,
+                               rtol=1e-4)
+    with pytest.raises(ValueError, match="dof"):
+        cp.lam_for_dof(flat, 10.0)                 # N(λ) < r = 10 for every λ > 0
+    with pytest.raises(ValueError, match="dof"):
+        cp.lam_for_dof(mu, 0.0)
+    with pytest.raises(ValueError, match="eigs"):
+        cp.lam_for_dof(-mu, 3.0)
+
+
+def test_uncorrelated_residual_norm_eckart_young_floor():
+    # m draws keep at most m units; a unit j that is not kept has ρ_j = μ_j/λ, and among the
+    # m + 1 largest μ at least one is not kept: ρ >= μ_(m+1)/λ for every draw
+    mu = jnp.arange(1, 1025, dtype=jnp.float64) ** -2.0
+    lam = float(cp.lam_for_dof(mu, 64.0))
+    ms = [4, 16, 40]
+    s = cp.importance_weights(jax.random.key(11), mu / (mu + lam), ms, n_draws=30)
+    rho = np.asarray(cp.uncorrelated_residual_norm(mu, s.reshape(-1, 1024), lam=lam)).reshape(3, 30)
+    floor = np.asarray(mu)[np.array(ms)] / lam
+    assert np.all(rho >= floor[:, None] * (1 - 1e-12))
+
+
+def test_scalar_lam_is_required_where_documented():
+    cov = cp.covariance(_features(13, p=4))
+    for call in (lambda: cp.ridge_leverage_scores(cov, jnp.array([0.1, 0.2])),
+                 lambda: cp.select_units(cov, 2, lam=jnp.array([0.1, 0.2])),
+                 lambda: cp.reconstruction_matrix(cov, jnp.array([0, 1]), lam=jnp.ones(2)),
+                 lambda: cp.reweighted_reconstruction(cov, jnp.ones(4), lam=jnp.ones(2)),
+                 lambda: cp.uncorrelated_residual_norm(jnp.ones(4), jnp.ones(4), lam=jnp.ones(2)),
+                 lambda: cp.uncorrelated_success_bound(jnp.ones(4), 5, lam=jnp.ones(2))):
+        with pytest.raises(ValueError, match="lam must be a scalar"):
+            call()
