@@ -68,7 +68,8 @@ from .. import ridgeless
 __all__ = [
     "BlockSpectrum", "BLLTTerms", "block_spectrum", "spike_tail", "power_law", "isotropic",
     "eigenvalues", "effective_ranks", "critical_index", "bllt_terms", "sample_design",
-    "block_bias_variance", "min_norm_bias_variance", "risk_draws", "ClassificationDraws",
+    "block_bias_variance", "min_norm_bias_variance", "risk_draws", "reduced_bias_draws",
+    "ClassificationDraws",
     "classification_draws", "RidgelessEquivalent", "ridgeless_equivalent",
 ]
 
@@ -351,10 +352,16 @@ def sample_design(key, spec: BlockSpectrum, n: int):
 def _block_bv(H, F, head, eps, theta, t, sigma):
     A = H @ H.T + eps * (F @ F.T)
     cf = jax.scipy.linalg.cho_factor(A, lower=True)
-    AiH = jax.scipy.linalg.cho_solve(cf, H)                    # A⁻¹ H
     AiF = jax.scipy.linalg.cho_solve(cf, F)
-    variance = sigma ** 2 * (jnp.sum(AiH ** 2 * head) + eps ** 2 * jnp.sum(AiF ** 2))
-    c = AiH @ theta + jnp.sqrt(eps) * t * AiF[:, 0]            # A⁻¹ X θ*
+    if H.shape[1] > H.shape[0]:       # long head: σ² tr(A⁻² K₂), K₂ = HΛHᵀ + ε²FFᵀ, O(n²h + n³)
+        Ai = jax.scipy.linalg.cho_solve(cf, jnp.eye(A.shape[0], dtype=A.dtype))
+        K2 = (H * head) @ H.T + eps ** 2 * (F @ F.T)
+        variance = sigma ** 2 * jnp.sum((Ai @ Ai) * K2)
+        c = jax.scipy.linalg.cho_solve(cf, H @ theta) + jnp.sqrt(eps) * t * AiF[:, 0]
+    else:                             # short head: Σ_j head_j ‖A⁻¹H_{:j}‖² + ε²‖A⁻¹F‖²
+        AiH = jax.scipy.linalg.cho_solve(cf, H)                # A⁻¹ H
+        variance = sigma ** 2 * (jnp.sum(AiH ** 2 * head) + eps ** 2 * jnp.sum(AiF ** 2))
+        c = AiH @ theta + jnp.sqrt(eps) * t * AiF[:, 0]        # A⁻¹ X θ*
     e_tail = jnp.sqrt(eps) * (F.T @ c) - t * (jnp.arange(F.shape[1]) == 0)
     bias = jnp.sum(head * (H.T @ c - theta) ** 2) + eps * jnp.sum(e_tail ** 2)
     return bias, variance
@@ -469,6 +476,60 @@ def risk_draws(key, spec, n: int, *, theta, noise, reps: int, tail_signal=0.0):
     return _risk_draws(kd, chi2, spec.head, jnp.asarray(spec.tail_value, dtype),
                        theta.astype(dtype), jnp.asarray(t, dtype), jnp.asarray(sigma, dtype), n,
                        reps, spec.tail_dim > 0)
+
+
+@jax.jit
+def _reduced_bias(c_gram, c_tail, normals, head, eps, theta):
+    h = head.shape[0]
+    low = jnp.tril(jnp.ones((h, h), dtype=bool), -1)
+
+    def bartlett(chi2, z):                  # lower-triangular L, L Lᵀ ~ Wishart_h(dof, I)
+        return jnp.where(low, z, 0.0) + jnp.diag(jnp.sqrt(chi2))
+
+    def one(cg, ct, z):
+        R = bartlett(cg, z[0]).T                        # Rᵀ R = Gᵀ G ~ Wishart_h(n, I)
+        Ld = bartlett(ct, z[1])                         # D = Ld Ldᵀ ~ Wishart_h(p − n + h, I)
+        Y = jax.scipy.linalg.solve_triangular(Ld, R * jnp.sqrt(head), lower=True)
+        M = (Y.T @ Y) / eps                             # Λ^{1/2} Rᵀ D⁻¹ R Λ^{1/2} / ε
+        u = jnp.linalg.solve(jnp.eye(h, dtype=M.dtype) + M, theta)
+        return u @ (head * u) + eps * (u @ (M @ u))
+    return jax.vmap(one)(c_gram, c_tail, normals)
+
+
+def reduced_bias_draws(key, spec, n: int, *, theta, draws: int):
+    """``draws`` independent copies of the conditional bias of ``θ̂ = X⁺Xθ*`` for a head signal,
+    sampled *exactly* through an ``h × h`` reduction (no ``n × n`` matrices).
+
+    With ``A = HHᵀ + T``, ``T = ε WWᵀ`` (flat tail, ``W`` standard ``n × p``) and
+    ``M = HᵀT⁻¹H``, the Woodbury identity ``A⁻¹H = T⁻¹H(I + M)⁻¹`` turns the bias of
+    :func:`block_bias_variance` (``t = 0``) into
+
+        bias = θ*ᵀ (I + M)⁻¹ (Λ + ε M) (I + M)⁻¹ θ*,      Λ = diag(head).
+
+    Writing ``H = G Λ^{1/2}`` and ``G = QR`` (``Q`` Haar on the Stiefel manifold, independent of
+    ``RᵀR = GᵀG ~ Wishart_h(n, I)``), rotation invariance of ``S = WWᵀ ~ Wishart_n(p, I)`` gives
+    ``QᵀS⁻¹Q ~ D⁻¹`` with ``D ~ Wishart_h(p − n + h, I)`` (inverse of a Schur complement), so
+
+        M  =ᵈ  ε⁻¹ Λ^{1/2} Rᵀ D⁻¹ R Λ^{1/2},
+
+    ``R`` and ``D`` independent Bartlett factors. The mean of the returned array is the exact
+    finite-``n`` design average ``E bias`` (``n`` rows, ``d = h + p`` columns), up to Monte
+    Carlo error over ``h × h`` draws; cost ``O(draws · h³)``. Needs a flat tail with
+    ``tail_dim > n``.
+    """
+    draws = v.integer(draws, "draws", minimum=1)
+    key, spec, n, draws = _check_draw_args(key, spec, n, draws)
+    if spec.tail_dim == 0:
+        raise ValueError("spec must have a flat tail (tail_dim > n) for the reduction")
+    theta, _, _ = _theta_noise(spec, theta, 0.0)
+    dtype = spec.head.dtype
+    h = spec.head.shape[0]
+    kg, kt, kz = jax.random.split(key, 3)
+    c_gram = _chi2_draws(kg, n, h, draws, dtype)                       # χ²_{n − i}
+    c_tail = _chi2_draws(kt, spec.tail_dim - n + h, h, draws, dtype)   # χ²_{p − n + h − i}
+    normals = jax.random.normal(kz, (draws, 2, h, h), dtype=dtype)
+    return _reduced_bias(c_gram, c_tail, normals, spec.head, jnp.asarray(spec.tail_value, dtype),
+                         theta.astype(dtype))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -351,3 +351,50 @@ def test_bad_inputs():
                                 tail_signal=-1.0)
     with pytest.raises(ValueError, match="d = "):
         bn.ridgeless_equivalent(bn.isotropic(5), 5, theta=jnp.ones(1), noise=1.0)
+
+
+# ---------------------------------------------------------------- exact h × h reduction of the bias
+
+def test_reduced_bias_matches_full_designs():
+    spec = bn.block_spectrum(jnp.array([1.0, 0.5, 0.25]), 1 / 60, 60)
+    th = jnp.array([1.0, 0.0, 0.0])
+    red = np.asarray(bn.reduced_bias_draws(jax.random.PRNGKey(1), spec, 12, theta=th, draws=100000))
+    full, _ = bn.risk_draws(jax.random.PRNGKey(2), spec, 12, theta=th, noise=0.0, reps=8000)
+    full = np.asarray(full)
+    se = np.sqrt(red.var() / red.size + full.var() / full.size)
+    assert abs(red.mean() - full.mean()) < 4 * se
+
+
+def test_reduced_bias_single_spike_is_an_f_integral():
+    # h = 1: M = (λ/ε) χ²_n / χ²_{p−n+1} = (λ/ε) n/(p−n+1) · F(n, p−n+1), bias = (λ + εM)/(1+M)²
+    from scipy import stats
+    lam, eps, p, n = 1.0, 0.01, 80, 20
+    spec = bn.block_spectrum(jnp.array([lam]), eps, p)
+    red = np.asarray(bn.reduced_bias_draws(jax.random.PRNGKey(3), spec, n, theta=jnp.ones(1),
+                                           draws=100000))
+    c = lam / eps * n / (p - n + 1)
+    exact = stats.f(n, p - n + 1).expect(lambda f: (lam + eps * c * f) / (1 + c * f) ** 2)
+    assert abs(red.mean() - exact) < 4 * red.std() / np.sqrt(red.size)
+
+
+def test_long_head_variance_equals_short_head_formula():
+    spec = bn.power_law(30, alpha=2.0, tail_dim=100)        # h = 30 > n = 10: the tr(A⁻²K₂) path
+    th = jnp.zeros(30).at[0].set(1.0)
+    H, F = bn.sample_design(jax.random.PRNGKey(5), spec, 10)
+    _, var = bn.block_bias_variance(H, F, spec, th, noise=1.0)
+    A = H @ H.T + spec.tail_value * F @ F.T
+    AiH, AiF = jnp.linalg.solve(A, H), jnp.linalg.solve(A, F)
+    direct = jnp.sum(AiH ** 2 * spec.head) + spec.tail_value ** 2 * jnp.sum(AiF ** 2)
+    np.testing.assert_allclose(float(var), float(direct), rtol=1e-9)
+
+
+def test_reduced_bias_bad_inputs():
+    with pytest.raises(ValueError, match="tail"):
+        bn.reduced_bias_draws(jax.random.PRNGKey(0), jnp.array([1.0, 0.5, 0.2, 0.1]), 2,
+                              theta=jnp.ones(4), draws=10)
+    with pytest.raises(ValueError, match="theta"):
+        bn.reduced_bias_draws(jax.random.PRNGKey(0), bn.block_spectrum(jnp.ones(2), 0.1, 50), 5,
+                              theta=jnp.ones(3), draws=10)
+    with pytest.raises(ValueError, match="draws"):
+        bn.reduced_bias_draws(jax.random.PRNGKey(0), bn.block_spectrum(jnp.ones(2), 0.1, 50), 5,
+                              theta=jnp.ones(2), draws=0)
