@@ -58,13 +58,42 @@ from .. import _validate as v
 from .. import kernels, nets, ridgeless
 
 __all__ = ["KERNELS", "TunedKernelRidge",
-           "tuned_kernel_ridge", "laplace_kernel_ridge_1d", "laplace_ridge_step_error_1d", "NetFit",
+           "tuned_kernel_ridge", "laplace_kernel_ridge_1d", "laplace_ridge_step_error_1d",
+           "step_quadrature", "NetFit",
            "init_through_data",
            "fit_relu_nets", "cosine_schedule", "HaarCoefficients", "haar_coefficients",
            "knn_regression", "closed_curve", "knn_curve_risk"]
 
 
 KERNELS = {"gaussian": kernels.gaussian_kernel, "laplace": kernels.laplace_kernel}
+
+
+def _kalman_step(m, P, r, obs, val, noise):
+    """One Kalman step of the Ornstein–Uhlenbeck prior ``s' = r s + N(0, 1 − r²)``: predict, then
+    update with the observation ``val`` of variance ``noise`` where ``obs`` (else no update).
+    Returns the filtered ``(m_f, P_f)``."""
+    m_pred, P_pred = r * m, r * r * P + (1.0 - r * r)
+    gain = jnp.where(obs, P_pred / (P_pred + noise), 0.0)
+    return m_pred + gain * (val - m_pred), (1.0 - gain) * P_pred
+
+
+def _rts_step(ms_next, m_f, P_f, r_next):
+    """One Rauch–Tung–Striebel step: the smoothed mean at a node from the filtered ``(m_f, P_f)``
+    there and the smoothed mean ``ms_next`` at the next node (``r_next`` = its correlation)."""
+    m_pred_next, P_pred_next = r_next * m_f, r_next * r_next * P_f + (1.0 - r_next * r_next)
+    tiny = jnp.finfo(P_f.dtype).tiny
+    return m_f + P_f * r_next / jnp.maximum(P_pred_next, tiny) * (ms_next - m_pred_next)
+
+
+def _kalman_filter(rho, observed, values, noise, shape):
+    """Filtered ``(m_f, P_f)`` at every node (``lax.scan`` of :func:`_kalman_step`), starting from
+    the prior N(0, 1); ``noise`` has one row per node, ``shape`` is that of the carried state."""
+    def forward(carry, inp):
+        m_f, P_f = _kalman_step(*carry, *inp)
+        return (m_f, P_f), (m_f, P_f)
+
+    zero = jnp.zeros(shape, rho.dtype)
+    return jax.lax.scan(forward, (zero, zero + 1.0), (rho, observed, values, noise))[1]
 
 
 @jax.jit
@@ -79,30 +108,16 @@ def _ou_smoother(x, y, x_eval, bandwidth, noise_vars):
     # s_{i+1} = ρ_i s_i + N(0, 1 − ρ_i²), the Ornstein–Uhlenbeck process with covariance k;
     # ρ_0 = 0 starts from the prior N(0, 1). Ties (ρ = 1) are harmless.
     rho = jnp.concatenate([jnp.zeros(1, t.dtype), jnp.exp(-jnp.diff(t) / bandwidth)])
-    tiny = jnp.finfo(t.dtype).tiny
+    noise = jnp.broadcast_to(noise_vars, (t.shape[0], noise_vars.shape[0]))
+    mf, Pf = _kalman_filter(rho[:, None], observed[:, None], values[:, None], noise,
+                            noise_vars.shape)                               # (n + m, L)
 
-    def one(noise):
-        def forward(carry, inp):
-            m, P = carry
-            r, obs, val = inp
-            m_pred, P_pred = r * m, r * r * P + (1.0 - r * r)
-            gain = jnp.where(obs, P_pred / (P_pred + noise), 0.0)
-            m_f, P_f = m_pred + gain * (val - m_pred), (1.0 - gain) * P_pred
-            return (m_f, P_f), (m_f, P_f, m_pred, P_pred)
+    def backward(ms_next, inp):
+        ms = _rts_step(ms_next, *inp)
+        return ms, ms
 
-        zero = jnp.zeros((), t.dtype)
-        _, (mf, Pf, mp, Pp) = jax.lax.scan(forward, (zero, zero + 1.0), (rho, observed, values))
-
-        def backward(ms_next, inp):
-            m_f, P_f, r_next, m_pred_next, P_pred_next = inp
-            ms = m_f + P_f * r_next / jnp.maximum(P_pred_next, tiny) * (ms_next - m_pred_next)
-            return ms, ms
-
-        _, ms = jax.lax.scan(backward, mf[-1], (mf[:-1], Pf[:-1], rho[1:], mp[1:], Pp[1:]),
-                             reverse=True)
-        return jnp.concatenate([ms, mf[-1:]])
-
-    smoothed = jax.vmap(one)(noise_vars)                      # (L, n + m), sorted order
+    _, ms = jax.lax.scan(backward, mf[-1], (mf[:-1], Pf[:-1], rho[1:, None]), reverse=True)
+    smoothed = jnp.concatenate([ms, mf[-1:]]).T                             # (L, n + m), sorted
     return smoothed[:, jnp.argsort(order)][:, n:]
 
 
@@ -138,8 +153,8 @@ def laplace_kernel_ridge_1d(x, y, x_eval, *, bandwidth, lams) -> jax.Array:
                         jnp.asarray(bandwidth, dtype), (x.shape[0] * lams).astype(dtype))
 
 
-_GAUSS3_NODES = np.array([0.5 - np.sqrt(0.15), 0.5, 0.5 + np.sqrt(0.15)])   # on [0, 1]
-_GAUSS3_WEIGHTS = np.array([5.0, 8.0, 5.0]) / 18.0
+_GAUSS3_NODES, _GAUSS3_WEIGHTS = np.polynomial.legendre.leggauss(3)
+_GAUSS3_NODES, _GAUSS3_WEIGHTS = (_GAUSS3_NODES + 1) / 2, _GAUSS3_WEIGHTS / 2   # on [0, 1]
 
 
 @partial(jax.jit, static_argnames="sizes")
@@ -162,19 +177,9 @@ def _ou_step_errors(x, y, locations, heights, bandwidths, lams, sizes):
     rho = jnp.concatenate([jnp.zeros((1, bandwidths.shape[0]), dtype),
                            jnp.where(same[:, None], jnp.exp(-gaps[:, None] / bandwidths), 0.0)])
     rho = rho[:, :, None]                                    # (N, B, 1)
-    noise = (jnp.asarray(np.asarray(sizes), dtype)[:, None] * lams)[seg][:, None, :]   # (N, 1, L)
-    tiny = jnp.finfo(dtype).tiny
-    zero = jnp.zeros((bandwidths.shape[0], lams.shape[1]), dtype)
-
-    def forward(carry, inp):
-        m, P = carry
-        r, obs, val, tau2 = inp
-        m_pred, P_pred = r * m, r * r * P + (1.0 - r * r)
-        gain = jnp.where(obs, P_pred / (P_pred + tau2), 0.0)
-        m_f, P_f = m_pred + gain * (val - m_pred), (1.0 - gain) * P_pred
-        return (m_f, P_f), (m_f, P_f)
-
-    _, (mf, Pf) = jax.lax.scan(forward, (zero, zero + 1.0), (rho, observed, values, noise[:, 0]))
+    noise = (jnp.asarray(np.asarray(sizes), dtype)[:, None] * lams)[seg]      # (N, L)
+    mf, Pf = _kalman_filter(rho, observed[:, None, None], values[:, None, None], noise,
+                            (bandwidths.shape[0], lams.shape[1]))            # (N, B, L)
 
     # bridge weights sinh((g − a)/ℓ)/sinh(g/ℓ) = e^{−a/ℓ} expm1(−2(g − a)/ℓ)/expm1(−2g/ℓ), stably
     a = gaps[:, None] * _GAUSS3_NODES.astype(dtype)[None, :]                # (N − 1, 3)
@@ -191,8 +196,7 @@ def _ou_step_errors(x, y, locations, heights, bandwidths, lams, sizes):
 
     def backward(ms_next, inp):
         m_f, P_f, r_next, gap, c, w0, w1 = inp
-        m_pred_next, P_pred_next = r_next * m_f, r_next * r_next * P_f + (1.0 - r_next * r_next)
-        ms = m_f + P_f * r_next / jnp.maximum(P_pred_next, tiny) * (ms_next - m_pred_next)
+        ms = _rts_step(ms_next, m_f, P_f, r_next)
         # 3-point Gauss–Legendre rule on the piece, with the bridge's values at its nodes
         e = ms * w0 + ms_next * w1 - c                       # (3, B, L)
         return ms, gap * jnp.einsum("q,qbl->bl", gw, e * e)
@@ -255,6 +259,32 @@ def laplace_ridge_step_error_1d(xs, ys, *, locations, heights, bandwidths, lams)
                                jnp.concatenate(ys, axis=1).astype(dtype), t.astype(dtype),
                                h.astype(dtype), bws.astype(dtype), lams.astype(dtype), sizes)
     return [err[:, i] for i in range(len(sizes))]
+
+
+def step_quadrature(locations, n_cells: int):
+    """Nodes and weights of ``∫₀¹ g ≈ Σ_q w_q g(t_q)`` for functions that jump at ``locations``:
+    each interval between consecutive points of ``{0, locations, 1}``, of length L, is cut into
+    ``max(1, round(n_cells · L))`` equal cells, and each cell gets the 3-point Gauss–Legendre rule
+    (``numpy.polynomial.legendre.leggauss(3)``). The rule is exact for piecewise polynomials of
+    degree ≤ 5 whose breaks are among the cell edges — e.g. ``(f − f°)²`` for a piecewise-linear
+    ``f`` with kinks on cell edges and the step function ``f°`` of :func:`lib.data.step_function`
+    with jumps at ``locations`` — and on a cell of width h that contains a kink of a
+    piecewise-linear ``f`` its error is ``O(h³ · Δslope · |f − f°|)``. ``locations`` 1-D in
+    ``(0, 1)``; returns ``(nodes, weights)``, both ``(m,)`` in the dtype of ``locations``, with the
+    weights summing to 1.
+    """
+    t = v.float_array(locations, "locations", ndim=1)
+    n_cells = v.integer(n_cells, "n_cells", minimum=1)
+    tt = np.asarray(t, dtype=float)
+    if tt.size and (tt.min() <= 0.0 or tt.max() >= 1.0):
+        raise ValueError("locations must lie in (0, 1)")
+    breaks = np.unique(np.concatenate([[0.0, 1.0], tt]))
+    edges = np.concatenate([np.linspace(a, b, max(1, int(round(n_cells * (b - a)))) + 1)[:-1]
+                            for a, b in zip(breaks[:-1], breaks[1:])] + [[1.0]])
+    width = np.diff(edges)[:, None]
+    nodes = edges[:-1, None] + width * _GAUSS3_NODES[None, :]
+    weights = width * _GAUSS3_WEIGHTS[None, :]
+    return jnp.asarray(nodes.ravel(), t.dtype), jnp.asarray(weights.ravel(), t.dtype)
 
 
 class TunedKernelRidge(NamedTuple):
@@ -340,17 +370,23 @@ def _apply(params, x):
     return nets.apply_mlp(params, x, parameterization="standard", b_std=1.0)[:, 0]
 
 
+def _masked_mse(pred, y, mask):
+    """``Σ_j mask_j (pred_j − y_j)² / Σ_j mask_j``: the mean squared error over the real points."""
+    return jnp.sum(mask * (pred - y) ** 2) / jnp.sum(mask)
+
+
 def _penalized_mse(params, data):
-    """``mean_j (f(x_j) − y_j)² + weight_decay · Σ_l ‖W_l‖²_F`` of one net on its data set."""
-    x, y, _, _, _, weight_decay = data
-    fit = jnp.mean((_apply(params, x) - y) ** 2)
+    """``mean_j (f(x_j) − y_j)² + weight_decay · Σ_l ‖W_l‖²_F`` of one net on its data set (the
+    mean over the points with mask 1)."""
+    x, y, mask, _, _, _, weight_decay = data
+    fit = _masked_mse(_apply(params, x), y, mask)
     return fit + weight_decay * sum(jnp.sum(W * W) for W, _ in params)
 
 
 def _checkpoint(params, data):
-    """What is recorded at a checkpoint: the validation error and the predictions at the queries."""
-    _, _, x_val, y_val, x_query, _ = data
-    return jnp.mean((_apply(params, x_val) - y_val) ** 2), _apply(params, x_query)
+    """What is recorded at a checkpoint: the validation error and the parameters."""
+    _, _, _, x_val, y_val, val_mask, _ = data
+    return _masked_mse(_apply(params, x_val), y_val, val_mask), params
 
 
 def init_through_data(key, widths, x):
@@ -380,21 +416,40 @@ def _data_sets(x, y, x_name, y_name):
     return x, y
 
 
+def _mask(mask, shape, name):
+    """A (k, n) 0/1 mask of the real points (all ones when ``mask`` is None)."""
+    if mask is None:
+        return jnp.ones(shape)
+    mask = v.float_array(mask, name, ndim=2)
+    if mask.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {mask.shape}")
+    m = np.asarray(mask)
+    if not np.all((m == 0) | (m == 1)) or np.any(m.sum(axis=1) == 0):
+        raise ValueError(f"{name} must hold 0/1 entries with at least one 1 per data set")
+    return mask
+
+
 def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, step_size,
-                  record_every: int = 100, weight_decay: float = 0.0) -> NetFit:
+                  record_every: int = 100, weight_decay: float = 0.0, mask=None,
+                  val_mask=None) -> NetFit:
     """Train k ReLU MLPs ``[d, *hidden, 1]``, net i on data set i, by full-batch Adam on the
     squared loss, and early-stop each at its best validation checkpoint.
 
     ``x`` ``(k, n, d)``, ``y`` ``(k, n)``: k independent training sets (one net each);
     ``x_val`` ``(k, m_val, d)``, ``y_val`` ``(k, m_val)``: their validation sets; ``x_query``
-    ``(m, d)``: where every net predicts. Net i starts from
-    :func:`init_through_data` ``(fold_in(key, i), [d, *hidden, 1], x[i])`` and minimizes
-    ``mean_j (f_i(x_ij) − y_ij)² + weight_decay · Σ_l ‖W_l‖²_F`` (weights only, not biases;
-    the penalty plays the role of the norm bound on the parameters in the estimation theory).
-    All nets are trained in one :func:`lib.nets.train_ensemble` call
-    (each follows exactly the iterates of its own run). ``step_size`` is a float or a schedule
-    ``t ↦ η_t``; ``n_steps`` must be a multiple of ``record_every``. For an ensemble on one data
-    set, repeat it k times.
+    ``(m, d)``: where every net predicts. Data sets of different sizes are padded to a common
+    ``n`` (and ``m_val``) and marked by the 0/1 arrays ``mask`` ``(k, n)`` and ``val_mask``
+    ``(k, m_val)`` (default: every point is real); padded points enter no loss, no validation
+    error and no initialization, so net i follows exactly the run on its unpadded data, and one
+    compilation serves all sizes. Net i starts from :func:`init_through_data`
+    ``(fold_in(key, i), [d, *hidden, 1], real rows of x[i])`` and minimizes
+    ``Σ_j mask_ij (f_i(x_ij) − y_ij)² / Σ_j mask_ij + weight_decay · Σ_l ‖W_l‖²_F`` (weights only,
+    not biases; the penalty plays the role of the norm bound on the parameters in the estimation
+    theory). All nets are trained in one :func:`lib.nets.train_ensemble` call (each follows exactly
+    the iterates of its own run), which records the validation error and the parameters every
+    ``record_every`` steps; only the selected and the final parameters are evaluated at
+    ``x_query``. ``step_size`` is a float or a schedule ``t ↦ η_t``; ``n_steps`` must be a
+    multiple of ``record_every``. For an ensemble on one data set, repeat it k times.
     """
     key = v.key(key)
     x, y = _data_sets(x, y, "x", "y")
@@ -403,6 +458,8 @@ def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, ste
     v.same_dim(x, x_val, "x", "x_val")
     x_query = v.float_array(x_query, "x_query", ndim=2)
     v.same_dim(x, x_query, "x", "x_query")
+    mask = _mask(mask, y.shape, "mask")
+    val_mask = _mask(val_mask, y_val.shape, "val_mask")
     hidden = [v.integer(h, f"hidden[{i}]", minimum=1) for i, h in enumerate(hidden)]
     if not hidden:
         raise ValueError("hidden must list at least one hidden-layer width")
@@ -411,20 +468,23 @@ def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, ste
     k = x.shape[0]
     dtype = jnp.result_type(x.dtype, y.dtype)
     widths = [x.shape[2], *hidden, 1]
-    inits = [init_through_data(jax.random.fold_in(key, i), widths, x[i]) for i in range(k)]
+    real = np.asarray(mask, dtype=bool)
+    inits = [init_through_data(jax.random.fold_in(key, i), widths, x[i][real[i]]) for i in range(k)]
     params = jax.tree_util.tree_map(lambda *l: jnp.stack(l).astype(dtype), *inits)
 
     weight_decay = v.scalar(weight_decay, "weight_decay", nonnegative=True)
-    data = tuple(a.astype(dtype) for a in (x, y, x_val, y_val, x_query)) + (weight_decay,)
-    res = nets.train_ensemble(_penalized_mse, params, data=data, data_axes=(0, 0, 0, 0, None, None),
+    data = tuple(a.astype(dtype) for a in (x, y, mask, x_val, y_val, val_mask)) + (weight_decay,)
+    res = nets.train_ensemble(_penalized_mse, params, data=data, data_axes=(0,) * 6 + (None,),
                               n_steps=n_steps, step_size=step_size, optimizer="adam",
                               record_fn=_checkpoint, record_every=record_every)
-    val_hist, pred_hist = res.history[0].T, jnp.swapaxes(res.history[1], 0, 1)  # (R, k), (R, k, m)
-    val_hist = np.asarray(val_hist)
+    val_hist = np.asarray(res.history[0]).T                                   # (R, k)
     best = np.argmin(np.where(np.isfinite(val_hist), val_hist, np.inf), axis=0)
-    pred = pred_hist[best, jnp.arange(k)]
+    chosen = jax.tree_util.tree_map(lambda a: a[jnp.arange(k), best], res.history[1])
+    last = jax.tree_util.tree_map(lambda a: a[:, -1], res.history[1])
+    predict = jax.vmap(_apply, in_axes=(0, None))
+    xq = x_query.astype(dtype)
     steps = record_every * np.arange(1, val_hist.shape[0] + 1)
-    return NetFit(pred, pred_hist[-1], steps[best], val_hist, steps)
+    return NetFit(predict(chosen, xq), predict(last, xq), steps[best], val_hist, steps)
 
 
 def cosine_schedule(peak: float, n_steps: int, *, floor: float = 0.01):

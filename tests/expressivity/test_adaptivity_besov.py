@@ -118,6 +118,64 @@ def test_fit_relu_nets_stacked_equals_separate_run_and_early_stops_at_argmin():
     assert both.pred.shape == both.final.shape == (2, 7)
 
 
+def test_fit_relu_nets_padded_with_mask_equals_unpadded_run():
+    x, y = _regression_sets(2, 30)
+    xv, yv = _regression_sets(2, 10, seed=1)
+    xq = jnp.linspace(-1, 1, 7)[:, None]
+    kw = dict(hidden=[8, 8], n_steps=200, step_size=es.cosine_schedule(1e-2, 200), record_every=20,
+              weight_decay=1e-3)
+    small = es.fit_relu_nets(jax.random.key(3), x[:, :20], y[:, :20], xv[:, :6], yv[:, :6], xq, **kw)
+    # padding with arbitrary values (the rest of the sets) must not change anything
+    mask = jnp.concatenate([jnp.ones((2, 20)), jnp.zeros((2, 10))], axis=1)
+    val_mask = jnp.concatenate([jnp.ones((2, 6)), jnp.zeros((2, 4))], axis=1)
+    padded = es.fit_relu_nets(jax.random.key(3), x, y, xv, yv, xq, mask=mask, val_mask=val_mask, **kw)
+    np.testing.assert_allclose(padded.pred, small.pred, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(padded.final, small.final, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(padded.val_mse, small.val_mse, rtol=1e-10)
+    # the selected checkpoint's predictions equal a direct evaluation of the recorded minimum
+    assert list(padded.best_step) == list(small.best_step)
+
+
+def test_fit_relu_nets_mask_validation():
+    x, y = _regression_sets(2, 10)
+    xq = jnp.zeros((3, 1))
+    kw = dict(hidden=[4], n_steps=10, step_size=1e-2, record_every=5)
+    with pytest.raises(ValueError, match="mask must have shape"):
+        es.fit_relu_nets(jax.random.key(0), x, y, x, y, xq, mask=jnp.ones((2, 9)), **kw)
+    with pytest.raises(ValueError, match="val_mask"):
+        es.fit_relu_nets(jax.random.key(0), x, y, x, y, xq, val_mask=jnp.zeros((2, 10)), **kw)
+    with pytest.raises(ValueError, match="mask"):
+        es.fit_relu_nets(jax.random.key(0), x, y, x, y, xq, mask=jnp.full((2, 10), 0.5), **kw)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_step_quadrature_exact_for_piecewise_quintics(dtype):
+    loc = jnp.asarray([0.2, 0.45, 0.71], dtype)
+    nodes, weights = es.step_quadrature(loc, 7)
+    assert nodes.dtype == weights.dtype == dtype
+    assert abs(float(jnp.sum(weights)) - 1.0) < 1e-6
+    # g = x^5 on [0.45, 0.71), 3x^4 − 1 elsewhere: exact integral from the antiderivatives
+    g = jnp.where((nodes >= 0.45) & (nodes < 0.71), nodes ** 5, 3 * nodes ** 4 - 1)
+    exact = (0.71 ** 6 - 0.45 ** 6) / 6 + (0.45 ** 5 * 3 / 5 - 0.45) + (0.6 - 1 - (0.71 ** 5 * 3 / 5 - 0.71))
+    tol = 1e-6 if dtype == jnp.float32 else 1e-13
+    assert abs(float(jnp.sum(weights * g)) - exact) < tol
+    # (f − f°)² with f linear and f° a step: the L² error of a line against the step is exact
+    f = 0.3 + 0.5 * nodes
+    step = data.step_function(nodes.astype(jnp.float64), loc.astype(jnp.float64),
+                              jnp.asarray([1.0, -1.5, 1.0]))
+    direct = 0.0
+    for a, b, c in [(0, 0.2, 0.0), (0.2, 0.45, 1.0), (0.45, 0.71, -0.5), (0.71, 1.0, 0.5)]:
+        direct += ((0.3 + 0.5 * b - c) ** 3 - (0.3 + 0.5 * a - c) ** 3) / 1.5
+    assert abs(float(jnp.sum(weights * (f - step) ** 2)) - direct) < 10 * tol
+
+
+def test_step_quadrature_validation():
+    with pytest.raises(ValueError, match="locations"):
+        es.step_quadrature(jnp.array([0.0, 0.5]), 8)
+    with pytest.raises(ValueError, match="n_cells"):
+        es.step_quadrature(jnp.array([0.5]), 0)
+
+
 def test_fit_relu_nets_learns_and_weight_decay_shrinks():
     x, y = _regression_sets(1, 200)
     xq = jnp.linspace(-1, 1, 101)[:, None]
