@@ -27,9 +27,12 @@ Trained networks with early stopping
 net i on data set i, on the squared loss (plus an optional weight decay) by full-batch Adam, all
 in one :func:`lib.nets.train_ensemble` call (every net follows exactly the iterates of its own
 :func:`lib.nets.train` run).
-Every ``record_every`` steps it records each net's validation error and its predictions at the
-query points; each net is then *early-stopped* at the checkpoint with the smallest validation
-error. The first layer is initialized through the data (:func:`init_through_data`), so that the
+Every ``record_every`` steps it records each net's validation error and its parameters; each net
+is then *early-stopped* at the checkpoint with the smallest validation error, and only that
+checkpoint (and the last) is evaluated at the query points. Data sets of several sizes can share
+one compilation: pad them to a common size and pass 0/1 masks of the real points.
+``step_quadrature`` gives a Gauss rule on cells aligned with the jumps of a step function, exact
+for the squared error of a piecewise-linear fit up to the cells that contain its kinks. The first layer is initialized through the data (:func:`init_through_data`), so that the
 initial kinks lie where the inputs are.
 
 k-nearest-neighbour regression on a curve
