@@ -13,7 +13,7 @@ Smoothing (the noise view of SGD)
 ``gaussian_smoothing(f, width)``       ``f_s(x) = E f(x + s Z)``, ``Z ~ N(0, 1)``, by Gauss–Hermite
 ``gaussian_smooth_grid(values, ...)``  the same convolution for values on a uniform grid
 ``count_local_minima(values)``         interior local minima of sampled 1-D curves
-``first_downcrossing(fn, lo, hi)``     first grid point right of ``lo`` where ``fn < 0`` (for
+``first_downcrossing(fn, lo, hi)``     first grid point from ``lo`` on where ``fn < 0`` (for
                                        ``fn = f′``: the first local maximum of ``f``, a basin edge)
 ``graduated_descent(grad, x0, s)``     GD on ``f_s`` for a decreasing sequence of widths
 ``noisy_gd(grad, x0, ...)``            ensembles of ``x ← x − η(∇f(x) + σ ξ)`` (vmap + scan)
@@ -236,11 +236,12 @@ def first_downcrossing(fn: Callable, lo, hi, *, num: int = 100001) -> float:
 
     Evaluates ``fn`` (scalar to scalar, vmapped) at ``x_k = lo + k (hi − lo)/(num − 1)``,
     ``k = 0, …, num − 1``, and returns the smallest ``x_k`` with ``fn(x_k) < 0``. If
-    ``fn >= 0`` on ``[lo, x_k)`` the true crossing lies in ``(x_{k−1}, x_k]``, within one grid
-    spacing ``(hi − lo)/(num − 1)``. With ``fn = f′`` and ``f′ >= 0`` just right of ``lo`` (``lo``
+    ``fn >= 0`` on ``[lo, x_k)`` a crossing lies in ``[x_{k−1}, x_k)``, within one grid spacing
+    ``(hi − lo)/(num − 1)`` (two crossings closer than a spacing are not resolved). With ``fn = f′`` and ``f′ >= 0`` just right of ``lo`` (``lo``
     a local minimum of ``f`` or a point on its rising side) this is the first local maximum of
     ``f`` right of ``lo``: the right edge of the gradient-flow basin that contains ``lo``.
-    Raises ``ValueError`` if ``fn >= 0`` on the whole grid. The grid has the default float
+    Raises ``ValueError`` if ``fn(lo) < 0`` (no down-crossing right of ``lo`` can be located) or
+    if ``fn >= 0`` on the whole grid. The grid has the default float
     dtype (float32, or float64 under ``jax_enable_x64``).
     """
     lo = v.scalar(lo, "lo")
@@ -250,6 +251,8 @@ def first_downcrossing(fn: Callable, lo, hi, *, num: int = 100001) -> float:
     num = v.integer(num, "num", minimum=2)
     grid = jnp.linspace(lo, hi, num)
     negative = np.asarray(jax.jit(jax.vmap(fn))(grid) < 0)
+    if negative[0]:
+        raise ValueError(f"fn(lo) must be >= 0 (start left of the crossing), got fn({lo}) < 0")
     if not negative.any():
         raise ValueError(f"fn has no negative value on the grid of [{lo}, {hi}]")
     return float(grid[int(np.argmax(negative))])

@@ -226,6 +226,8 @@ def test_validation():
         L.count_local_minima(jnp.zeros(2))
     with pytest.raises(ValueError, match="hi"):
         L.first_downcrossing(jnp.cos, 1.0, 1.0)
+    with pytest.raises(ValueError, match="fn\\(lo\\)"):
+        L.first_downcrossing(jnp.cos, 2.0, 3.0)
     with pytest.raises(ValueError, match="num"):
         L.first_downcrossing(jnp.cos, 0.0, 1.0, num=1)
     with pytest.raises(ValueError, match="key"):
