@@ -21,7 +21,8 @@ __all__ = ["double_well", "double_well_grad", "gibbs_on_grid", "kolmogorov_dista
            "gaussian_kl", "ula_ou_variance", "first_passage_times", "kramers_time",
            "mean_first_passage_time", "generator_spectral_gap", "gld_first_passage",
            "double_well_critical_points", "ula_ou_kl_rate", "ula_ou_stationary_kl",
-           "ula_transition_matrix", "ula_stationary_on_grid", "ula_spectral_gap"]
+           "ula_transition_matrix", "ula_stationary_on_grid", "ula_spectral_gap",
+           "ula_mean_hitting_time"]
 
 
 def double_well(theta, *, barrier: float = 1.0, tilt: float = 0.0):
@@ -87,9 +88,10 @@ def ula_transition_matrix(grad_values, grid, beta, step_size):
     """Row-stochastic matrix of the ULA chain ``θ ← θ − η L'(θ) + √(2η/β) ξ`` on a uniform 1-D grid.
 
     ``P[i, j] ∝ exp(−(x_j − x_i + η L'(x_i))² / (2 s²))`` with ``s² = 2η/β`` (the Gaussian kernel
-    sampled at the grid points), each row normalized to one — mass that would leave the grid is put
-    back on it, a reflecting end that is harmless where the law has negligible mass. Needs
-    ``s`` several grid spacings wide. float64 NumPy array of shape ``(m, m)``.
+    sampled at the grid points), each row normalized to one — mass that would leave the grid is
+    spread over the row in proportion to the kernel (not a reflecting end), which is harmless only
+    where the chain has negligible probability of jumping off the grid. Needs ``s`` several grid
+    spacings wide. float64 NumPy array of shape ``(m, m)``.
     """
     g = v.float_array(grad_values, "grad_values", ndim=1)
     v.same_dim(g, v.float_array(grid, "grid", ndim=1), "grad_values", "grid")
@@ -137,12 +139,36 @@ def ula_spectral_gap(grad_values, grid, beta, step_size):
     on ``L = (m/2)θ²`` it is ``−log|1 − ηm| / η`` exactly (the chain is AR(1)).
     """
     import scipy.sparse.linalg
+    eta = v.scalar(step_size, "step_size", positive=True)
     P = ula_transition_matrix(grad_values, grid, beta, step_size)
-    eta = float(step_size)
     vals = scipy.sparse.linalg.eigs(P, k=3, which="LM", return_eigenvectors=False, tol=1e-12,
                                     v0=np.ones(P.shape[0]))
     mods = np.sort(np.abs(vals))[::-1]
     return -np.log(mods[1]) / eta
+
+
+def ula_mean_hitting_time(grad_values, grid, beta, step_size, threshold):
+    """Mean time ``η·E[k_A]`` for the ULA chain on a uniform 1-D grid to reach ``A = {θ ≥ threshold}``.
+
+    With ``P`` from :func:`ula_transition_matrix` and ``k_A = min{k ≥ 0 : θ_k ∈ A}`` (time ``k·η``,
+    the convention of :func:`gld_first_passage`), first-step analysis gives ``T = 0`` on ``A`` and
+    ``(I − P_{A^c A^c}) T = η·1`` on the complement, solved directly. Returns ``T`` for every grid
+    point as a float64 NumPy array of shape ``(m,)``. The grid should extend past ``threshold`` far
+    enough that a jump off its ends has negligible probability. As ``η → 0`` it tends to the
+    diffusion's :func:`mean_first_passage_time`, with an ``O(√η)`` overshoot-and-monitoring
+    correction and an ``O(η)`` drift error.
+    """
+    eta = v.scalar(step_size, "step_size", positive=True)
+    threshold = v.scalar(threshold, "threshold")
+    P = ula_transition_matrix(grad_values, grid, beta, step_size)
+    x = np.asarray(grid, np.float64)
+    out = x < threshold
+    if not out.any() or out.all():
+        raise ValueError(f"threshold must lie inside the grid [{x[0]:.3g}, {x[-1]:.3g}], got {threshold}")
+    Q = P[np.ix_(out, out)]
+    T = np.zeros(x.shape[0])
+    T[out] = np.linalg.solve(np.eye(Q.shape[0]) - Q, np.full(Q.shape[0], eta))
+    return T
 
 
 def gibbs_on_grid(potential_values, grid, beta):
