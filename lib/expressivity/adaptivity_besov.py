@@ -271,8 +271,9 @@ def step_quadrature(locations, n_cells: int):
     (``numpy.polynomial.legendre.leggauss(3)``). The rule is exact for piecewise polynomials of
     degree ≤ 5 whose breaks are among the cell edges — e.g. ``(f − f°)²`` for a piecewise-linear
     ``f`` with kinks on cell edges and the step function ``f°`` of :func:`lib.data.step_function`
-    with jumps at ``locations`` — and on a cell of width h that contains a kink of a
-    piecewise-linear ``f`` its error is ``O(h³ · Δslope · |f − f°|)``. ``locations`` 1-D in
+    with jumps at ``locations``. On a cell of width h that contains a kink of a piecewise-linear
+    ``f`` the integrand's derivative jumps there, and the error is ``O(h² · |Δslope| · |f − f°|)``
+    (one order less than for a smooth integrand), plus ``O(h³ Δslope²)``. ``locations`` 1-D in
     ``(0, 1)``; returns ``(nodes, weights)``, both ``(m,)`` in the dtype of ``locations``, with the
     weights summing to 1.
     """
@@ -374,8 +375,11 @@ def _apply(params, x):
 
 
 def _masked_mse(pred, y, mask):
-    """``Σ_j mask_j (pred_j − y_j)² / Σ_j mask_j``: the mean squared error over the real points."""
-    return jnp.sum(mask * (pred - y) ** 2) / jnp.sum(mask)
+    """``Σ_j mask_j (pred_j − y_j)² / Σ_j mask_j``: the mean squared error over the real points.
+    Padded rows are removed by a select, not multiplied by 0, so an overflowing prediction there
+    (inf · 0 = NaN) reaches neither the loss nor its gradient."""
+    resid = jnp.where(mask > 0, pred - y, 0.0)
+    return jnp.sum(resid ** 2) / jnp.sum(mask)
 
 
 def _penalized_mse(params, data):
