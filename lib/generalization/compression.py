@@ -158,7 +158,11 @@ def lam_for_dof(eigs, dof, *, iters: int = 60) -> jax.Array:
     ``0 < dof < r``; ``dof``: a scalar or 1-D array of targets (result shaped alike). Bisection in
     ``log λ`` (``iters`` steps, vectorized over the targets, one jitted loop) on the bracket
     ``[μ_min (r − dof)/dof, tr Σ/dof]``, where ``N >= r μ_min/(μ_min+λ)`` and ``N <= tr Σ/λ``
-    make the two ends straddle the target (``μ_min``: the smallest positive eigenvalue)."""
+    make the two ends straddle the target (``μ_min``: the smallest positive eigenvalue).
+
+    Out-of-range targets raise ``ValueError`` only for concrete inputs. Under ``jax.jit``/``vmap``
+    tracing the values cannot be checked and nothing is raised: ``dof > r`` (and ``dof < 0``) then
+    returns NaN silently, ``dof = r`` returns 0 and ``dof = 0`` returns ``inf``."""
     eigs = v.float_array(eigs, "eigs", ndim=1)
     v.nonnegative(eigs, "eigs")
     dof = v.float_array(dof, "dof", ndim=(0, 1))

@@ -378,6 +378,18 @@ def test_lam_for_dof_inverts_effective_dof():
     # closed form: r equal eigenvalues c (and zeros) give N = r c/(c+λ), so λ = c (r − N)/N
     flat = jnp.concatenate([jnp.full(10, 0.3), jnp.zeros(5)])
     np.testing.assert_allclose(cp.lam_for_dof(flat, 4.0), 0.3 * 6 / 4, rtol=1e-10)
+    # the flat root is the lower bracket end μ_min (r − N)/N; an interior root: r_a eigenvalues a and
+    # r_b eigenvalues b give N = r_a a/(a+λ) + r_b b/(b+λ) = D, i.e. the quadratic
+    # D λ² + Bλ + C = 0 with B = D(a+b) − r_a a − r_b b and C = ab(D − r_a − r_b) < 0, whose positive
+    # root is λ = 2|C| / (B + √(B² − 4DC)) (for D = 2, 5, 12: 0.733, 0.080, 0.0121, strictly inside
+    # the brackets [0.105, 1.6], [0.036, 0.64], [0.0092, 0.27])
+    a, b, r_a, r_b = 1.0, 0.01, 3, 20
+    two = jnp.concatenate([jnp.full(r_a, a), jnp.full(r_b, b), jnp.zeros(4)])
+    D = np.array([2.0, 5.0, 12.0])
+    B, C = D * (a + b) - r_a * a - r_b * b, a * b * (D - r_a - r_b)
+    lam_two = 2 * -C / (B + np.sqrt(B ** 2 - 4 * D * C))
+    assert np.all((b * (r_a + r_b - D) / D < lam_two) & (lam_two < (r_a * a + r_b * b) / D))
+    np.testing.assert_allclose(cp.lam_for_dof(two, D), lam_two, rtol=1e-10)
     # float32 in, float32 out, to float32 accuracy
     lam32 = cp.lam_for_dof(mu.astype(jnp.float32), targets)
     assert lam32.dtype == jnp.float32
