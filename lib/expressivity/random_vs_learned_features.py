@@ -195,7 +195,8 @@ def features_needed(key, target_units, *, eps: float, n_features: int, target_we
     training inputs is computed in one go; the answer is the first m with ``err(m) ≤ eps``. Many
     samples per feature make the approximation error, not the estimation error, dominate: the
     test error of least squares exceeds the approximation error by a factor about
-    ``sqrt(1 + m/n)``, at most ``sqrt(1 + 1/samples_per_feature)``.
+    ``sqrt(n/(n − m))`` (to first order in m/n, ``sqrt(1 + m/n)``), at most
+    ``sqrt(s/(s − 1))`` with ``s = samples_per_feature > 1``.
     """
     key = v.key(key)
     Vt = _units(target_units, "target_units")
