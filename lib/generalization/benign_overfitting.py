@@ -515,7 +515,8 @@ def reduced_bias_draws(key, spec, n: int, *, theta, draws: int):
     ``R`` and ``D`` independent Bartlett factors. The mean of the returned array is the exact
     finite-``n`` design average ``E bias`` (``n`` rows, ``d = h + p`` columns), up to Monte
     Carlo error over ``h × h`` draws; cost ``O(draws · h³)``. Needs a flat tail with
-    ``tail_dim > n``.
+    ``tail_dim > n`` and a head no longer than the sample, ``h <= n`` (the QR factor of the
+    ``n × h`` head columns must have orthonormal columns).
     """
     draws = v.integer(draws, "draws", minimum=1)
     key, spec, n, draws = _check_draw_args(key, spec, n, draws)
@@ -524,6 +525,8 @@ def reduced_bias_draws(key, spec, n: int, *, theta, draws: int):
     theta, _, _ = _theta_noise(spec, theta, 0.0)
     dtype = spec.head.dtype
     h = spec.head.shape[0]
+    if h > n:
+        raise ValueError(f"the head must have at most n eigenvalues for the reduction, got h={h} > n={n}")
     kg, kt, kz = jax.random.split(key, 3)
     c_gram = _chi2_draws(kg, n, h, draws, dtype)                       # χ²_{n − i}
     c_tail = _chi2_draws(kt, spec.tail_dim - n + h, h, draws, dtype)   # χ²_{p − n + h − i}

@@ -398,3 +398,6 @@ def test_reduced_bias_bad_inputs():
     with pytest.raises(ValueError, match="draws"):
         bn.reduced_bias_draws(jax.random.PRNGKey(0), bn.block_spectrum(jnp.ones(2), 0.1, 50), 5,
                               theta=jnp.ones(2), draws=0)
+    with pytest.raises(ValueError, match="at most n"):   # h > n: the reduction would be wrong
+        bn.reduced_bias_draws(jax.random.PRNGKey(0), bn.block_spectrum(jnp.ones(6), 0.1, 30), 2,
+                              theta=jnp.ones(6), draws=10)
