@@ -68,6 +68,25 @@ class BootstrapSlope(NamedTuple):
     slopes: np.ndarray
 
 
+def _bootstrap_summaries(x, samples, statistic: str, n_boot: int, seed: int):
+    """Per-x summary (median or mean over the R repetitions) of ``samples`` ``(len(x), R)`` and
+    ``n_boot`` bootstrap copies of it, ``(n_boot, len(x))``: the repetitions are resampled with
+    replacement independently for each x (NumPy generator seeded with ``seed``)."""
+    s = np.asarray(samples, dtype=float)
+    if x.ndim != 1 or s.ndim != 2 or s.shape[0] != x.shape[0]:
+        raise ValueError(f"samples must have shape (len(x), R) = ({x.shape[0] if x.ndim == 1 else '?'}, R), "
+                         f"got {s.shape}")
+    if s.shape[1] < 2:
+        raise ValueError(f"samples needs at least 2 repetitions per x, got {s.shape[1]}")
+    if statistic not in ("median", "mean"):
+        raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
+    if not isinstance(n_boot, int) or n_boot < 2:
+        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
+    stat = np.median if statistic == "median" else np.mean
+    idx = np.random.default_rng(seed).integers(0, s.shape[1], size=(n_boot, s.shape[0], s.shape[1]))
+    return stat(s, axis=1), stat(np.take_along_axis(s[None], idx, axis=2), axis=2)
+
+
 def bootstrap_power_law(x, samples, *, n_boot: int = 400, seed: int = 0,
                         statistic: str = "median") -> BootstrapSlope:
     """Power-law fit of ``statistic(samples[i, :])`` against ``x[i]``, with a bootstrap error bar.
@@ -78,20 +97,8 @@ def bootstrap_power_law(x, samples, *, n_boot: int = 400, seed: int = 0,
     x, ``n_boot`` times (NumPy generator seeded with ``seed``) and refits the slope.
     """
     x = np.asarray(x, dtype=float)
-    s = np.asarray(samples, dtype=float)
-    if s.ndim != 2 or x.ndim != 1 or s.shape[0] != x.shape[0]:
-        raise ValueError(f"samples must have shape (len(x), R) = ({x.shape[0]}, R), got {s.shape}")
-    if s.shape[1] < 2:
-        raise ValueError(f"samples needs at least 2 repetitions per x, got {s.shape[1]}")
-    if statistic not in ("median", "mean"):
-        raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
-    if not isinstance(n_boot, int) or n_boot < 2:
-        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
-    stat = np.median if statistic == "median" else np.mean
-    fit = power_law_fit(x, stat(s, axis=1))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, s.shape[1], size=(n_boot, s.shape[0], s.shape[1]))
-    boot = stat(np.take_along_axis(s[None], idx, axis=2), axis=2)          # (n_boot, len(x))
+    m, boot = _bootstrap_summaries(x, samples, statistic, n_boot, seed)
+    fit = power_law_fit(x, m)
     lx = np.log(x) - np.log(x).mean()
     slopes = (np.log(boot) - np.log(boot).mean(axis=1, keepdims=True)) @ lx / (lx @ lx)
     return BootstrapSlope(fit, float(np.std(slopes, ddof=1)), slopes)
@@ -140,30 +147,18 @@ def bootstrap_corrected_power_law(x, samples, *, order: float = 0.5, n_boot: int
     fit is computed in float64.
     """
     x = np.asarray(x, dtype=float)
-    s = np.asarray(samples, dtype=float)
-    if x.ndim != 1 or s.ndim != 2 or s.shape[0] != x.shape[0]:
-        raise ValueError(f"samples must have shape (len(x), R) = ({x.shape[0] if x.ndim == 1 else '?'}, R), "
-                         f"got {s.shape}")
-    if np.unique(x).size < 3:
+    if x.ndim == 1 and np.unique(x).size < 3:
         raise ValueError(f"x needs at least 3 distinct points to fit slope and correction, got {x}")
     if not np.all(np.isfinite(x)) or np.any(x <= 0):
         raise ValueError("x must be positive and finite")
-    if s.shape[1] < 2:
-        raise ValueError(f"samples needs at least 2 repetitions per x, got {s.shape[1]}")
-    if not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError("samples must be positive and finite for a log fit")
     if not np.isfinite(order) or order <= 0:
         raise ValueError(f"order must be positive and finite, got {order!r}")
-    if statistic not in ("median", "mean"):
-        raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
-    if not isinstance(n_boot, int) or n_boot < 2:
-        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
-    stat = np.median if statistic == "median" else np.mean
+    s = np.asarray(samples, dtype=float)
+    if not np.all(np.isfinite(s)) or np.any(s <= 0):
+        raise ValueError("samples must be positive and finite for a log fit")
+    m, boot_m = _bootstrap_summaries(x, s, statistic, n_boot, seed)
     A = np.c_[np.ones(x.size), np.log(x), x ** -float(order)]
-    b, slope, c = np.linalg.lstsq(A, np.log(stat(s, axis=1)), rcond=None)[0]
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, s.shape[1], size=(n_boot, s.shape[0], s.shape[1]))
-    boot_m = stat(np.take_along_axis(s[None], idx, axis=2), axis=2)            # (n_boot, len(x))
+    b, slope, c = np.linalg.lstsq(A, np.log(m), rcond=None)[0]
     boot = np.linalg.lstsq(A, np.log(boot_m).T, rcond=None)[0].T                # (n_boot, 3)
     se = np.std(boot, axis=0, ddof=1)
     return CorrectedPowerLaw(float(slope), float(b), float(c), float(order),
