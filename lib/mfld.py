@@ -140,9 +140,10 @@ def _evaluate(drift, stateful, x, state, key, t):
     return g.astype(x.dtype), state
 
 
-def _report_progress(done, total):
-    print(f"particle dynamics: step {int(done):,} / {total:,} ({100 * int(done) / total:.0f}%)",
-          flush=True)
+def _report_progress(done, total, every):
+    if int(done) % every == 0 or int(done) == total:     # about 20 lines per run, not one per chunk
+        print(f"particle dynamics: step {int(done):,} / {total:,} ({100 * int(done) / total:.0f}%)",
+              flush=True)
 
 
 def _progress_chunks(n_steps: int, most: int = 20) -> int:
@@ -169,7 +170,8 @@ def _simulate(dynamic, x0, key, eta, temp, *, static, n_chunks, chunk, noisy, st
     def run_chunk(carry, c):
         carry, _ = jax.lax.scan(step, carry, c * chunk + jnp.arange(chunk))
         if progress:
-            jax.debug.callback(partial(_report_progress, total=n_chunks * chunk), (c + 1) * chunk)
+            jax.debug.callback(partial(_report_progress, total=n_chunks * chunk,
+                                       every=chunk * max(1, n_chunks // 20)), (c + 1) * chunk)
         return carry, (carry[0] if record else None)
 
     state0 = drift.init(x0) if stateful else ()
@@ -192,8 +194,8 @@ def simulate(drift: Callable, particles, key, *, step_size, temperature, n_steps
     do not depend on ``record_every`` or ``progress``.
 
     ``progress=True`` prints ``step k / n_steps`` from inside the jitted loop (via
-    ``jax.debug.callback``) after every recorded chunk, or about every 5% of the run, so that a
-    long run at a large ``BOOK_SCALE`` shows it is alive.
+    ``jax.debug.callback``) about every 5% of the run (at most about 20 lines, however many
+    chunks are recorded), so that a long run at a large ``BOOK_SCALE`` shows it is alive.
 
     Returns the final particles ``(N, p)``; with ``record_every = k`` returns
     ``(final, trajectory)`` where ``trajectory[c]`` are the particles after ``(c + 1)·k`` steps,

@@ -212,6 +212,12 @@ def test_progress_reports_without_changing_the_result(capfd):
     jax.effects_barrier()
     assert capfd.readouterr().out.count("particle dynamics") == 5
     np.testing.assert_array_equal(traj[-1], quiet)
+    # many recorded chunks (800 here) still print about 20 lines, not one per chunk
+    mfld.simulate(drift, x0, key, step_size=0.1, temperature=0.5, n_steps=4000, record_every=5,
+                  progress=True)
+    jax.effects_barrier()
+    out = capfd.readouterr().out
+    assert out.count("particle dynamics") == 20 and "step 4,000 / 4,000 (100%)" in out
 
 
 # ---------------------------------------------------------------- two-layer mean-field network
