@@ -135,8 +135,9 @@ def test_fit_relu_nets_padded_with_mask_equals_unpadded_run():
     # the selected checkpoint's predictions equal a direct evaluation of the recorded minimum
     assert list(padded.best_step) == list(small.best_step)
     # padded rows whose predictions overflow to inf must not turn the loss or its gradient into NaN
-    huge = x.at[:, 20:].set(1e300)
-    overflow = es.fit_relu_nets(jax.random.key(3), huge, y, xv, yv, xq, mask=mask, val_mask=val_mask, **kw)
+    huge, huge_v = x.at[:, 20:].set(1e300), xv.at[:, 6:].set(1e300)
+    overflow = es.fit_relu_nets(jax.random.key(3), huge, y, huge_v, yv, xq, mask=mask, val_mask=val_mask, **kw)
+    np.testing.assert_allclose(overflow.val_mse, small.val_mse, rtol=1e-10)
     np.testing.assert_allclose(overflow.pred, small.pred, rtol=1e-10, atol=1e-12)
 
 
