@@ -35,6 +35,12 @@ one compilation: pad them to a common size and pass 0/1 masks of the real points
 for the squared error of a piecewise-linear fit up to the cells that contain its kinks. The first layer is initialized through the data (:func:`init_through_data`), so that the
 initial kinks lie where the inputs are.
 
+Exact least squares over step functions
+---------------------------------------
+``least_squares_steps`` is the least-squares estimator over the functions with at most K jumps
+on the line, computed exactly by dynamic programming over the sorted points (O(K n²)), and
+``step_fit_l2_error`` integrates its squared error against a step function exactly.
+
 k-nearest-neighbour regression on a curve
 -----------------------------------------
 ``knn_regression`` gives the k-NN averages ``f̂_k(x) = (1/k) Σ_{i ∈ N_k(x)} y_i`` for every
@@ -62,7 +68,7 @@ from .. import kernels, nets, ridgeless
 
 __all__ = ["KERNELS", "TunedKernelRidge",
            "tuned_kernel_ridge", "laplace_kernel_ridge_1d", "laplace_ridge_step_error_1d",
-           "step_quadrature", "NetFit",
+           "step_quadrature", "StepFit", "least_squares_steps", "step_fit_l2_error", "NetFit",
            "init_through_data",
            "fit_relu_nets", "cosine_schedule", "HaarCoefficients", "haar_coefficients",
            "knn_regression", "closed_curve", "knn_curve_risk"]
@@ -289,6 +295,135 @@ def step_quadrature(locations, n_cells: int):
     nodes = edges[:-1, None] + width * _GAUSS3_NODES[None, :]
     weights = width * _GAUSS3_WEIGHTS[None, :]
     return jnp.asarray(nodes.ravel(), t.dtype), jnp.asarray(weights.ravel(), t.dtype)
+
+
+class StepFit(NamedTuple):
+    """What :func:`least_squares_steps` returns, for R data sets with at most K jumps each:
+    ``f̂(x) = base + Σ_j heights_j · 1{x ≥ locations_j}`` (the form of
+    :func:`lib.data.step_function` plus a constant). ``base`` ``(R,)``; ``locations``,
+    ``heights`` ``(R, K)`` (unused jumps have height 0); ``fitted`` ``(R, n)``, the values
+    ``f̂(x_i)`` in the input order; ``sse`` ``(R,)``, the residual sum of squares
+    ``Σ_i (y_i − f̂(x_i))²``."""
+    base: jax.Array
+    locations: jax.Array
+    heights: jax.Array
+    fitted: jax.Array
+    sse: jax.Array
+
+
+def _segment_costs(s1, s2, start, end):
+    """``Σ_{start ≤ t < end} (y_t − ȳ)²`` from prefix sums ``s1``, ``s2`` of y and y² (inf when empty)."""
+    count = end - start
+    c = (s2[end] - s2[start]) - (s1[end] - s1[start]) ** 2 / jnp.maximum(count, 1)
+    return jnp.where(count > 0, jnp.maximum(c, 0.0), jnp.inf)
+
+
+def _ls_steps_one(x, y, n_jumps):
+    """Exact least squares with at most ``n_jumps`` jumps for one data set; see the wrapper."""
+    n, dtype = x.shape[0], y.dtype
+    order = jnp.argsort(x)
+    xs, ys = x[order], y[order]
+    shift = jnp.mean(ys)                                     # centring: smaller prefix sums
+    yc = ys - shift
+    zero = jnp.zeros(1, dtype)
+    s1, s2 = jnp.concatenate([zero, jnp.cumsum(yc)]), jnp.concatenate([zero, jnp.cumsum(yc * yc)])
+    idx = jnp.arange(n + 1)
+    cost = _segment_costs(s1, s2, idx[:, None], idx[None, :])                # (n + 1, n + 1)
+    inf = jnp.full(n, jnp.inf, dtype)
+
+    def layer(d_prev, _):
+        # D_k(j) = min_{0 ≤ i < j} D_{k−1}(i) + cost(i, j), with D_k(0) = 0 (fewer pieces allowed)
+        d = jnp.min(d_prev[:, None] + cost, axis=0).at[0].set(0.0)
+        return d, d_prev
+
+    d_first = jnp.concatenate([zero, inf])                   # D_{−1}: only the empty prefix
+    d_last, d_prevs = jax.lax.scan(layer, d_first, None, length=n_jumps + 1)
+
+    def back(end, d_prev):
+        # the last piece [start, end) of the best fit of the first `end` points
+        start = jnp.argmin(d_prev + _segment_costs(s1, s2, idx, end))
+        start = jnp.where(end > 0, start, 0)
+        return start, (start, end)
+
+    _, (starts, ends) = jax.lax.scan(back, n, d_prevs, reverse=True)       # pieces left to right
+    count = ends - starts
+    level = jnp.where(count > 0, (s1[ends] - s1[starts]) / jnp.maximum(count, 1), 0.0)
+    first = jnp.argmax(count > 0)                            # empty pieces come first
+    level = jnp.where(count > 0, level, level[first]) + shift
+    heights = jnp.diff(level)
+    cut = starts[1:]                                         # piece k starts at sorted point cut
+    locations = jnp.where(cut > 0, (xs[jnp.maximum(cut - 1, 0)] + xs[cut]) / 2, xs[0])
+    fitted_sorted = level[0] + jnp.sum(heights * (idx[:n, None] >= cut), axis=1)
+    fitted = jnp.zeros(n, dtype).at[order].set(fitted_sorted)
+    return StepFit(level[0], locations, heights, fitted, d_last[n])
+
+
+@partial(jax.jit, static_argnames="n_jumps")
+def _ls_steps(x, y, n_jumps):
+    return jax.lax.map(lambda xy: _ls_steps_one(xy[0], xy[1], n_jumps), (x, y))
+
+
+def least_squares_steps(x, y, *, max_jumps: int) -> StepFit:
+    """Exact least squares over piecewise-constant functions with at most K = ``max_jumps`` jumps:
+    ``f̂ ∈ argmin_{f ∈ 𝒮_K} Σ_i (y_i − f(x_i))²``, for one or R data sets on the line.
+
+    Dynamic programming over the sorted points (Bellman's segmentation recursion): with prefix
+    sums ``S₁(j) = Σ_{t<j} y_(t)``, ``S₂(j) = Σ_{t<j} y_(t)²``, the cost of one piece holding the
+    sorted points ``i ≤ t < j`` is ``c(i, j) = S₂(j) − S₂(i) − (S₁(j) − S₁(i))²/(j − i)`` (its sum of
+    squares about its mean), and ``D_k(j) = min_{0 ≤ i < j} D_{k−1}(i) + c(i, j)``, ``D_k(0) = 0``,
+    ``D_{−1}(j) = ∞`` for j > 0, is the least residual sum of squares of the first j points with at
+    most k jumps; ``D_K(n)`` is the minimum, and the minimizing i's traced back from j = n give the
+    pieces. O(K n²) time, ``(n + 1)²`` memory per data set (data sets one after another). The fit
+    is a segment mean on each piece; a jump between sorted neighbours ``x_(i−1) < x_(i)`` is
+    placed at their midpoint (any point of the gap gives the same residuals). In float32 the sums
+    of squares carry rounding of order n·ε·Σ(y − ȳ)², so near-ties may be broken differently than
+    in float64.
+
+    ``x``, ``y``: ``(n,)`` or ``(R, n)``; returns a :class:`StepFit` with a leading axis R (of
+    size 1 for 1-D input). Tied inputs are allowed, but a cut the recursion places between two
+    equal inputs cannot be a jump of a function of x: ``fitted`` keeps the recursion's values and
+    the step function puts both points on the right of the jump.
+    """
+    x = v.float_array(x, "x", ndim=(1, 2))
+    y = v.float_array(y, "y", ndim=(1, 2))
+    if x.shape != y.shape:
+        raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
+    x, y = jnp.atleast_2d(x), jnp.atleast_2d(y)
+    if x.shape[1] == 0:
+        raise ValueError("x must hold at least one point per data set")
+    max_jumps = v.integer(max_jumps, "max_jumps", minimum=0)
+    dtype = jnp.result_type(x.dtype, y.dtype)
+    return StepFit(*_ls_steps(x.astype(dtype), y.astype(dtype), max_jumps))
+
+
+@jax.jit
+def _step_l2(base, loc, h, loc_true, h_true):
+    """∫₀¹ (f̂ − f°)² for one row; see :func:`step_fit_l2_error`."""
+    t = jnp.sort(jnp.concatenate([jnp.array([0.0, 1.0], loc.dtype),
+                                  jnp.clip(loc, 0.0, 1.0), loc_true]))
+    mid = (t[1:] + t[:-1]) / 2
+    est = base + jnp.sum(h * (mid[:, None] >= loc), axis=1)
+    true = jnp.sum(h_true * (mid[:, None] >= loc_true), axis=1)
+    return jnp.sum(jnp.diff(t) * (est - true) ** 2)
+
+
+def step_fit_l2_error(fit: StepFit, locations, heights) -> jax.Array:
+    """Integrated squared error ``∫₀¹ (f̂ − f°)² dx`` of each fit in ``fit`` (a :class:`StepFit`)
+    against ``f° = Σ_j heights_j 1{x ≥ locations_j}`` (:func:`lib.data.step_function`), exactly:
+    both are constant between consecutive points of ``{0, 1} ∪ fit.locations ∪ locations``, so
+    the integral is ``Σ (t_{m+1} − t_m)(f̂ − f°)²((t_m + t_{m+1})/2)``. ``locations`` in ``(0, 1)``;
+    returns ``(R,)``."""
+    t = v.float_array(locations, "locations", ndim=1)
+    h = v.float_array(heights, "heights", ndim=1)
+    if t.shape != h.shape:
+        raise ValueError(f"heights must have the same shape as locations {t.shape}, got {h.shape}")
+    if t.shape[0] and (float(jnp.min(t)) <= 0.0 or float(jnp.max(t)) >= 1.0):
+        raise ValueError("locations must lie in (0, 1)")
+    if not isinstance(fit, StepFit):
+        raise ValueError(f"fit must be a StepFit, got {type(fit).__name__}")
+    dtype = fit.base.dtype
+    return jax.vmap(_step_l2, in_axes=(0, 0, 0, None, None))(
+        fit.base, fit.locations, fit.heights, t.astype(dtype), h.astype(dtype))
 
 
 class TunedKernelRidge(NamedTuple):

@@ -1,7 +1,10 @@
 """lib.expressivity.adaptivity_besov (tuned kernel ridge, O(n) Laplace smoother, early-stopped ReLU
-nets, Haar coefficients, k-NN on a curve and its risk model), the chapter-1.5 targets of lib.data,
+nets, Haar coefficients, k-NN on a curve and its risk model, exact least squares over step functions
+against brute force over all cuts), the chapter-1.5 targets of lib.data,
 and lib.stats.bootstrap_power_law — against closed forms, direct NumPy computations, Monte Carlo
 and lib.ridgeless.kernel_ridge."""
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -446,3 +449,97 @@ def test_step_error_validation():
     with pytest.raises(ValueError, match="locations"):
         es.laplace_ridge_step_error_1d(xs, ys, bandwidths=jnp.array([0.3]), lams=jnp.array([1e-3]),
                                        locations=jnp.array([1.5]), heights=jnp.array([1.0]))
+
+
+# ---------------------------------------------------------------- exact least squares over steps
+
+def _brute_force_steps(x, y, k):
+    """Least residual sum of squares over all ways to cut the sorted points into ≤ k + 1 pieces."""
+    ys = np.asarray(y)[np.argsort(np.asarray(x))]
+    n, best = ys.size, np.inf
+    for m in range(k + 1):
+        for cuts in itertools.combinations(range(1, n), m):
+            b = [0, *cuts, n]
+            best = min(best, sum(((ys[a:c] - ys[a:c].mean()) ** 2).sum() for a, c in zip(b[:-1], b[1:])))
+    return best
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_least_squares_steps_matches_brute_force(k):
+    rng = np.random.default_rng(k)
+    x, y = jnp.asarray(rng.uniform(size=(4, 9))), jnp.asarray(rng.normal(size=(4, 9)))
+    fit = es.least_squares_steps(x, y, max_jumps=k)
+    assert fit.locations.shape == fit.heights.shape == (4, k) and fit.fitted.shape == (4, 9)
+    for r in range(4):
+        best = _brute_force_steps(x[r], y[r], k)
+        assert abs(float(fit.sse[r]) - best) < 1e-10 * (1 + best)
+        # the returned step function reproduces the fitted values and the optimal residuals
+        f_at_x = float(fit.base[r]) + data.step_function(x[r], fit.locations[r], fit.heights[r])
+        np.testing.assert_allclose(f_at_x, fit.fitted[r], atol=1e-12)
+        assert abs(float(jnp.sum((y[r] - fit.fitted[r]) ** 2)) - best) < 1e-10 * (1 + best)
+
+
+def test_least_squares_steps_k0_is_the_mean():
+    rng = np.random.default_rng(5)
+    x, y = jnp.asarray(rng.uniform(size=20)), jnp.asarray(rng.normal(size=20))
+    fit = es.least_squares_steps(x, y, max_jumps=0)
+    np.testing.assert_allclose(fit.fitted[0], np.full(20, float(jnp.mean(y))), rtol=1e-12)
+    assert abs(float(fit.sse[0]) - float(jnp.sum((y - y.mean()) ** 2))) < 1e-10
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_least_squares_steps_recovers_noiseless_steps_exactly(dtype):
+    rng = np.random.default_rng(2)
+    loc, h = jnp.asarray([0.2, 0.45, 0.71], dtype), jnp.asarray([1.0, -1.5, 1.0], dtype)
+    x = jnp.asarray(rng.uniform(size=(3, 200)), dtype)
+    y = data.step_function(x.reshape(-1), loc, h).reshape(x.shape) + 0.3
+    fit = es.least_squares_steps(x, y, max_jumps=3)
+    assert fit.fitted.dtype == dtype
+    tol = 1e-5 if dtype == jnp.float32 else 1e-12
+    np.testing.assert_allclose(fit.fitted, y, atol=tol)
+    np.testing.assert_allclose(fit.heights, np.tile(h, (3, 1)), atol=tol)
+    np.testing.assert_allclose(fit.base, 0.3, atol=tol)
+    # each jump at the midpoint of the gap of sorted inputs that contains the true location
+    xs = np.sort(np.asarray(x), axis=1)
+    for r in range(3):
+        for j, t in enumerate(np.asarray(loc)):
+            i = np.searchsorted(xs[r], t)
+            assert abs(float(fit.locations[r, j]) - (xs[r, i - 1] + xs[r, i]) / 2) < tol
+    # more jumps allowed than needed: the same fit, the surplus jumps have height 0
+    more = es.least_squares_steps(x, y, max_jumps=5)
+    np.testing.assert_allclose(more.fitted, y, atol=tol)
+    assert int(jnp.sum(jnp.abs(more.heights) > 1e-3)) == 9
+
+
+def test_step_fit_l2_error_exact():
+    # f̂ = 0.1 + 1{x ≥ 0.3} against f° = 1{x ≥ 0.25}: 0.01 on [0, 0.25), 0.81 on [0.25, 0.3), 0.01 after
+    fit = es.StepFit(jnp.array([0.1]), jnp.array([[0.3]]), jnp.array([[1.0]]), jnp.zeros((1, 1)),
+                     jnp.zeros(1))
+    err = es.step_fit_l2_error(fit, jnp.array([0.25]), jnp.array([1.0]))
+    assert abs(float(err[0]) - (0.01 * 0.95 + 0.81 * 0.05)) < 1e-12
+    # against a fine midpoint rule on a least-squares fit with several jumps
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.uniform(size=(2, 60)))
+    loc, h = jnp.array([0.2, 0.45, 0.71]), jnp.array([1.0, -1.5, 1.0])
+    y = data.step_function(x.reshape(-1), loc, h).reshape(x.shape) + 0.4 * jnp.asarray(rng.normal(size=(2, 60)))
+    fit = es.least_squares_steps(x, y, max_jumps=3)
+    grid = (np.arange(200000) + 0.5) / 200000
+    for r in range(2):
+        diff = float(fit.base[r]) + data.step_function(jnp.asarray(grid), fit.locations[r], fit.heights[r]) \
+            - data.step_function(jnp.asarray(grid), loc, h)
+        assert abs(float(jnp.mean(diff ** 2)) - float(es.step_fit_l2_error(fit, loc, h)[r])) < 1e-4
+
+
+def test_least_squares_steps_validation():
+    x = jnp.linspace(0, 1, 5)
+    with pytest.raises(ValueError, match="y must have the shape"):
+        es.least_squares_steps(x, x[:4], max_jumps=1)
+    with pytest.raises(ValueError, match="max_jumps"):
+        es.least_squares_steps(x, x, max_jumps=-1)
+    with pytest.raises(ValueError, match="x must"):
+        es.least_squares_steps(jnp.zeros((1, 1, 5)), jnp.zeros((1, 1, 5)), max_jumps=1)
+    fit = es.least_squares_steps(x, x, max_jumps=1)
+    with pytest.raises(ValueError, match="locations"):
+        es.step_fit_l2_error(fit, jnp.array([1.0]), jnp.array([1.0]))
+    with pytest.raises(ValueError, match="heights"):
+        es.step_fit_l2_error(fit, jnp.array([0.5]), jnp.array([1.0, 2.0]))
