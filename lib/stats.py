@@ -71,7 +71,10 @@ class BootstrapSlope(NamedTuple):
 def _bootstrap_summaries(x, samples, statistic: str, n_boot: int, seed: int):
     """Per-x summary (median or mean over the R repetitions) of ``samples`` ``(len(x), R)`` and
     ``n_boot`` bootstrap copies of it, ``(n_boot, len(x))``: the repetitions are resampled with
-    replacement independently for each x (NumPy generator seeded with ``seed``)."""
+    replacement independently for each x (NumPy generator seeded with ``seed``). ``samples`` may
+    also be a list or tuple of ``len(x)`` 1-D arrays of different lengths ``R_i``."""
+    if isinstance(samples, (list, tuple)) and len({np.size(r) for r in samples}) > 1:
+        return _ragged_bootstrap_summaries(x, samples, statistic, n_boot, seed)
     s = np.asarray(samples, dtype=float)
     if x.ndim != 1 or s.ndim != 2 or s.shape[0] != x.shape[0]:
         raise ValueError(f"samples must have shape (len(x), R) = ({x.shape[0] if x.ndim == 1 else '?'}, R), "
@@ -85,6 +88,24 @@ def _bootstrap_summaries(x, samples, statistic: str, n_boot: int, seed: int):
     stat = np.median if statistic == "median" else np.mean
     idx = np.random.default_rng(seed).integers(0, s.shape[1], size=(n_boot, s.shape[0], s.shape[1]))
     return stat(s, axis=1), stat(np.take_along_axis(s[None], idx, axis=2), axis=2)
+
+
+def _ragged_bootstrap_summaries(x, samples, statistic, n_boot, seed):
+    """:func:`_bootstrap_summaries` for ``R_i`` repetitions at ``x_i`` (a list of 1-D arrays)."""
+    rows = [np.asarray(r, dtype=float) for r in samples]
+    if x.ndim != 1 or len(rows) != x.shape[0] or any(r.ndim != 1 for r in rows):
+        raise ValueError(f"samples must be len(x) = {x.shape[0] if x.ndim == 1 else '?'} 1-D arrays, "
+                         f"got shapes {[r.shape for r in rows]}")
+    if min(r.size for r in rows) < 2:
+        raise ValueError(f"samples needs at least 2 repetitions per x, got {[r.size for r in rows]}")
+    if statistic not in ("median", "mean"):
+        raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
+    if not isinstance(n_boot, int) or n_boot < 2:
+        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
+    stat = np.median if statistic == "median" else np.mean
+    rng = np.random.default_rng(seed)
+    boot = [stat(r[rng.integers(0, r.size, size=(n_boot, r.size))], axis=1) for r in rows]
+    return np.array([stat(r) for r in rows]), np.stack(boot, axis=1)
 
 
 def bootstrap_power_law(x, samples, *, n_boot: int = 400, seed: int = 0,
@@ -107,59 +128,72 @@ def bootstrap_power_law(x, samples, *, n_boot: int = 400, seed: int = 0,
 class CorrectedPowerLaw(NamedTuple):
     """What :func:`bootstrap_corrected_power_law` returns.
 
-    The joint least-squares fit ``log m(x) = intercept + slope · log x + correction · x**(-order)``
-    of the per-x summary ``m``, the bootstrap standard errors of its three coefficients, and the
-    bootstrap coefficients ``boot`` (shape ``(n_boot, 3)``: intercept, slope, correction).
+    The joint least-squares fit ``log m(x) = intercept + slope · log x + Σ_k c_k · x**(-order_k)``
+    of the per-x summary ``m``, the bootstrap standard errors of its coefficients, and the bootstrap
+    coefficients ``boot`` (shape ``(n_boot, 2 + K)``: intercept, slope, c_1, ..., c_K). With one
+    correction (``order`` a number) ``order``, ``correction`` and ``correction_stderr`` are floats;
+    with a tuple of K orders they are tuples of length K.
     """
     slope: float
     intercept: float
-    correction: float
-    order: float
+    correction: float | tuple
+    order: float | tuple
     slope_stderr: float
     intercept_stderr: float
-    correction_stderr: float
+    correction_stderr: float | tuple
     boot: np.ndarray
 
     def tilt(self, x) -> float:
-        """``|correction · κ|`` with ``κ`` the least-squares slope of ``x**(-order)`` against
-        ``log x`` over the points ``x``: the shift that the fitted correction term leaves on the
+        """``|Σ_k c_k κ_k|`` with ``κ_k`` the least-squares slope of ``x**(-order_k)`` against
+        ``log x`` over the points ``x``: the shift that the fitted correction terms leave on the
         slope of a plain power-law fit (:func:`power_law_fit`) over those points."""
         x = np.asarray(x, dtype=float)
         if x.ndim != 1 or x.size < 2 or not np.all(np.isfinite(x)) or np.any(x <= 0):
             raise ValueError("x must be 1-D, positive and finite, with at least 2 points")
-        kappa = np.polyfit(np.log(x), x ** -self.order, 1)[0]
-        return float(abs(self.correction * kappa))
+        orders, cs = np.atleast_1d(self.order), np.atleast_1d(self.correction)
+        kappa = np.polyfit(np.log(x), x[:, None] ** -orders[None, :], 1)[0]
+        return float(abs(cs @ kappa))
 
 
-def bootstrap_corrected_power_law(x, samples, *, order: float = 0.5, n_boot: int = 400,
+def bootstrap_corrected_power_law(x, samples, *, order: float | tuple = 0.5, n_boot: int = 400,
                                   seed: int = 0, statistic: str = "mean") -> CorrectedPowerLaw:
-    """Power law with a finite-size correction, ``m(x) ≈ exp(b) · x**s · exp(c · x**(-order))``.
+    """Power law with finite-size corrections, ``m(x) ≈ exp(b) · x**s · exp(Σ_k c_k · x**(-a_k))``.
 
-    Fits ``log m(x_i) = b + s · log x_i + c · x_i**(-order)`` by least squares, where ``m(x_i)`` is
-    the ``"mean"`` or ``"median"`` of ``samples[i, :]`` (R independent repetitions at each x,
-    positive values). The correction term models the leading relative finite-size correction
-    ``1 + c x^{-order}`` of the quantity (e.g. ``order = 1/2`` for a CLT average, ``1`` for an
-    expansion in ``1/x``); because ``s`` and ``c`` are fitted together, a pure power law with any
-    exponent is recovered with ``c ≈ 0`` and is not absorbed into the correction. Standard errors:
-    the repetitions are resampled with replacement independently for each x, ``n_boot`` times
-    (NumPy generator seeded with ``seed``, as in :func:`bootstrap_power_law`), and the three
-    coefficients are refitted. Needs at least 3 distinct x. Inputs may be float32 or float64; the
-    fit is computed in float64.
+    Fits ``log m(x_i) = b + s · log x_i + Σ_{k=1}^K c_k · x_i**(-a_k)`` by least squares, where
+    ``a = order`` is one positive number (K = 1) or a tuple of K distinct positive numbers (e.g.
+    ``(0.5, 1.0)`` for an expansion in powers of ``x^{-1/2}`` to second order), and ``m(x_i)`` is
+    the ``"mean"`` or ``"median"`` of the repetitions at ``x_i`` (positive values): ``samples`` is
+    an array ``(len(x), R)`` or a list of ``len(x)`` 1-D arrays of lengths ``R_i`` (more repetitions
+    where they are cheap). The terms model the relative finite-size correction
+    ``1 + c_1 x^{-a_1} + ...`` of the quantity (``a = 1/2`` for a CLT average, ``1`` for an
+    expansion in ``1/x``); because ``s`` and the ``c_k`` are fitted together, a pure power law with
+    any exponent is recovered with all ``c_k ≈ 0`` and is not absorbed into the corrections.
+    Standard errors: the repetitions are resampled with replacement independently for each x,
+    ``n_boot`` times (NumPy generator seeded with ``seed``, as in :func:`bootstrap_power_law`), and
+    all coefficients are refitted. Needs at least ``K + 2`` distinct x. Inputs may be float32 or
+    float64; the fit is computed in float64.
     """
     x = np.asarray(x, dtype=float)
-    if x.ndim == 1 and np.unique(x).size < 3:
-        raise ValueError(f"x needs at least 3 distinct points to fit slope and correction, got {x}")
+    orders = np.atleast_1d(np.asarray(order, dtype=float))
+    if orders.ndim != 1 or orders.size == 0 or not np.all(np.isfinite(orders)) or np.any(orders <= 0) \
+            or np.unique(orders).size != orders.size:
+        raise ValueError(f"order must be positive and finite (a number or a tuple of distinct ones), got {order!r}")
+    if x.ndim == 1 and np.unique(x).size < orders.size + 2:
+        raise ValueError(f"x needs at least {orders.size + 2} distinct points to fit slope and "
+                         f"{orders.size} correction(s), got {x}")
     if not np.all(np.isfinite(x)) or np.any(x <= 0):
         raise ValueError("x must be positive and finite")
-    if not np.isfinite(order) or order <= 0:
-        raise ValueError(f"order must be positive and finite, got {order!r}")
-    s = np.asarray(samples, dtype=float)
-    if not np.all(np.isfinite(s)) or np.any(s <= 0):
+    rows = samples if isinstance(samples, (list, tuple)) else [np.asarray(samples, dtype=float)]
+    if not all(np.all(np.isfinite(np.asarray(r, dtype=float))) and np.all(np.asarray(r, dtype=float) > 0)
+               for r in rows):
         raise ValueError("samples must be positive and finite for a log fit")
-    m, boot_m = _bootstrap_summaries(x, s, statistic, n_boot, seed)
-    A = np.c_[np.ones(x.size), np.log(x), x ** -float(order)]
-    b, slope, c = np.linalg.lstsq(A, np.log(m), rcond=None)[0]
-    boot = np.linalg.lstsq(A, np.log(boot_m).T, rcond=None)[0].T                # (n_boot, 3)
+    m, boot_m = _bootstrap_summaries(x, samples, statistic, n_boot, seed)
+    A = np.c_[np.ones(x.size), np.log(x), x[:, None] ** -orders[None, :]]
+    coef = np.linalg.lstsq(A, np.log(m), rcond=None)[0]
+    boot = np.linalg.lstsq(A, np.log(boot_m).T, rcond=None)[0].T                # (n_boot, 2 + K)
     se = np.std(boot, axis=0, ddof=1)
-    return CorrectedPowerLaw(float(slope), float(b), float(c), float(order),
-                             float(se[1]), float(se[0]), float(se[2]), boot)
+    one = np.ndim(order) == 0
+    pick = (lambda v: float(v[0])) if one else (lambda v: tuple(float(u) for u in v))
+    return CorrectedPowerLaw(float(coef[1]), float(coef[0]), pick(coef[2:]),
+                             float(order) if one else tuple(float(a) for a in orders),
+                             float(se[1]), float(se[0]), pick(se[2:]), boot)

@@ -141,3 +141,63 @@ def test_corrected_power_law_rejects_bad_input(kwargs, match):
         stats.bootstrap_corrected_power_law(**kwargs)
     with pytest.raises(ValueError, match="x must be"):
         stats.bootstrap_corrected_power_law([1.0, 2.0, 3.0], np.ones((3, 2))).tilt([1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_corrected_power_law_recovers_exact_law_with_two_corrections(dtype):
+    x = np.array([256.0, 512, 1024, 2048, 4096, 8192, 16384])
+    b, s, c1, c2 = -0.7, -0.5, 6.0, -40.0
+    m = np.exp(b + s * np.log(x) + c1 * x ** -0.5 + c2 / x)
+    res = stats.bootstrap_corrected_power_law(x.astype(dtype), np.repeat(m[:, None], 3, 1).astype(dtype),
+                                              order=(0.5, 1.0))
+    tol = 1e-6 if dtype == np.float64 else 3e-3
+    assert res.slope == pytest.approx(s, abs=tol) and res.intercept == pytest.approx(b, abs=10 * tol)
+    assert res.correction == pytest.approx((c1, c2), abs=3000 * tol) and res.order == (0.5, 1.0)
+    assert res.boot.shape == (400, 4) and len(res.correction_stderr) == 2
+    assert res.tilt(x) == pytest.approx(abs(stats.power_law_fit(x, m).slope - s),
+                                        rel=1e-6 if dtype == np.float64 else 0.05)
+
+
+def test_corrected_power_law_ragged_repetitions_and_one_order_unchanged():
+    # R_i repetitions per x (list of 1-D arrays): exact recovery; equal lengths give the old result
+    x = np.array([64.0, 256, 1024, 4096, 16384])
+    m = np.exp(0.2 - 0.5 * np.log(x) + 3.0 * x ** -0.5 - 9.0 / x)
+    ragged = [np.full(r, v) for r, v in zip((32, 16, 8, 4, 2), m)]
+    res = stats.bootstrap_corrected_power_law(x, ragged, order=(0.5, 1.0))
+    assert res.slope == pytest.approx(-0.5, abs=1e-8) and res.correction == pytest.approx((3.0, -9.0), abs=1e-5)
+    rng = np.random.default_rng(1)
+    samples = m[:, None] * np.exp(0.1 * rng.standard_normal((5, 6)))
+    one = stats.bootstrap_corrected_power_law(x, samples, order=0.5, seed=4)
+    as_tuple = stats.bootstrap_corrected_power_law(x, samples, order=(0.5,), seed=4)
+    assert isinstance(one.correction, float) and as_tuple.correction == (one.correction,)
+    np.testing.assert_array_equal(one.boot, as_tuple.boot)
+    as_list = stats.bootstrap_corrected_power_law(x, list(samples), order=0.5, seed=4)
+    np.testing.assert_array_equal(one.boot, as_list.boot)     # equal lengths: the same RNG stream
+
+
+def test_corrected_power_law_two_orders_stderr_matches_monte_carlo_spread():
+    # unequal repetitions R_i, two corrections: bootstrap SE of the slope vs its spread over 300 fits
+    rng = np.random.default_rng(5)
+    x = np.geomspace(256, 65536, 9)
+    truth = np.exp(-0.5 * np.log(x) + 6.0 * x ** -0.5 - 40.0 / x)
+    reps = np.array([64, 64, 64, 32, 16, 8, 8, 4, 4])
+    draws = lambda: [t * np.exp(0.15 * rng.standard_normal(r)) for t, r in zip(truth, reps)]  # noqa: E731
+    fits = [stats.bootstrap_corrected_power_law(x, draws(), order=(0.5, 1.0), n_boot=200, seed=i)
+            for i in range(300)]
+    slopes = np.array([f.slope for f in fits])
+    assert slopes.mean() == pytest.approx(-0.5, abs=4 * slopes.std() / np.sqrt(300) + 0.002)
+    # small R_i bias the bootstrap SE low by about sqrt((R-1)/R); 300 fits give ~4 % spread
+    assert np.mean([f.slope_stderr for f in fits]) == pytest.approx(slopes.std(), rel=0.15)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(x=[1.0, 2.0, 3.0], samples=np.ones((3, 2)), order=(0.5, 0.5)), "order"),
+    (dict(x=[1.0, 2.0, 3.0], samples=np.ones((3, 2)), order=()), "order"),
+    (dict(x=[1.0, 2.0, 3.0], samples=np.ones((3, 2)), order=(0.5, 1.0)), "4 distinct"),
+    (dict(x=[1.0, 2.0, 3.0], samples=[np.ones(2), np.ones(3), np.ones(1)]), "2 repetitions"),
+    (dict(x=[1.0, 2.0, 3.0, 4.0], samples=[np.ones(2), np.ones(3), np.ones(4)]), "1-D arrays"),
+    (dict(x=[1.0, 2.0, 3.0], samples=[np.ones(2), np.ones(3), -np.ones(4)]), "samples must be positive"),
+])
+def test_corrected_power_law_rejects_bad_orders_and_ragged_samples(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        stats.bootstrap_corrected_power_law(**kwargs)
