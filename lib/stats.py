@@ -8,7 +8,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["PowerLawFit", "power_law_fit", "mean_stderr", "BootstrapSlope", "bootstrap_power_law",
+__all__ = ["PowerLawFit", "power_law_fit", "LogLinearFit", "log_linear_fit", "mean_stderr",
+           "BootstrapSlope", "bootstrap_power_law",
            "CorrectedPowerLaw", "bootstrap_corrected_power_law"]
 
 
@@ -49,6 +50,60 @@ def power_law_fit(x, y) -> PowerLawFit:
     else:
         stderr = 0.0
     return PowerLawFit(float(slope), float(intercept), stderr)
+
+
+class LogLinearFit(NamedTuple):
+    """``y ≈ exp(intercept + slope · t)``, fitted by least squares on ``(t, log y)`` (an exponential
+    rate ``slope``); ``slope_stderr`` is the OLS standard error of the slope and ``half_drift`` the
+    change of the fitted slope between the first and the second half of the points."""
+    slope: float
+    intercept: float
+    slope_stderr: float
+    half_drift: float
+
+
+def _ols_line(t, u):
+    """Slope, intercept and residuals of the least-squares line ``u ≈ intercept + slope · t``."""
+    tc = t - t.mean()
+    slope = float(tc @ (u - u.mean()) / (tc @ tc))
+    intercept = float(u.mean() - slope * t.mean())
+    return slope, intercept, u - intercept - slope * t
+
+
+def log_linear_fit(t, y) -> LogLinearFit:
+    """Fit ``log y = intercept + slope · t`` by ordinary least squares: the rate of an exponential
+    decay or growth ``y ∝ exp(slope · t)`` over a window of times ``t``.
+
+    ``slope = Σ (t_i − t̄)(log y_i − mean log y) / S_tt`` with ``S_tt = Σ (t_i − t̄)²``;
+    ``slope_stderr = √(Σ r_i² / ((n − 2) S_tt))`` with ``r_i`` the residuals (the usual OLS standard
+    error, which treats the residuals as independent); ``half_drift = |ŝ₁ − ŝ₂|``, the slopes fitted
+    to the first ``⌊n/2⌋`` and to the remaining points. The drift measures curvature of ``log y``
+    along the window that the residual-based error does not: for ``log y = a + s t + c t²`` on
+    equally spaced ``t`` it is ``2|c| (t̄₂ − t̄₁)``, with ``t̄₁, t̄₂`` the halves' mean times.
+
+    Raises ``ValueError`` unless ``t`` and ``y`` are 1-D of equal length ``n >= 4``, finite, ``y``
+    positive, and each half has at least two distinct ``t``. Inputs may be float32 or float64; the
+    fit is computed in float64.
+    """
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if t.ndim != 1 or y.ndim != 1 or t.shape != y.shape:
+        raise ValueError(f"t and y must be 1-D of equal length, got shapes {t.shape} and {y.shape}")
+    if t.size < 4:
+        raise ValueError(f"t needs at least 4 points (two per half), got {t.size}")
+    if not np.all(np.isfinite(t)):
+        raise ValueError("t must be finite")
+    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+        raise ValueError("y must be positive and finite for a log fit")
+    h = t.size // 2
+    if np.unique(t[:h]).size < 2 or np.unique(t[h:]).size < 2:
+        raise ValueError("t must have at least two distinct values in each half")
+    u = np.log(y)
+    slope, intercept, resid = _ols_line(t, u)
+    s_tt = np.sum((t - t.mean()) ** 2)
+    stderr = float(np.sqrt(resid @ resid / ((t.size - 2) * s_tt)))
+    drift = abs(_ols_line(t[:h], u[:h])[0] - _ols_line(t[h:], u[h:])[0])
+    return LogLinearFit(slope, intercept, stderr, float(drift))
 
 
 def mean_stderr(samples, axis: int = 0):

@@ -40,6 +40,52 @@ def test_mean_stderr():
     np.testing.assert_allclose(se, samples.std(axis=0, ddof=1) / np.sqrt(3))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_linear_fit_recovers_exact_exponentials(dtype):
+    t = np.linspace(0.0, 5.0, 11)
+    fit = stats.log_linear_fit(t.astype(dtype), np.exp(0.7 - 1.3 * t).astype(dtype))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert fit.slope == pytest.approx(-1.3, abs=tol)
+    assert fit.intercept == pytest.approx(0.7, abs=tol)
+    assert fit.slope_stderr == pytest.approx(0, abs=tol)
+    assert fit.half_drift == pytest.approx(0, abs=10 * tol)
+
+
+def test_log_linear_fit_half_drift_is_the_closed_form_curvature_term():
+    # log y = a + s t + c t² on equally spaced t: each half's slope is s + 2 c t̄_half
+    t = np.arange(12.0)
+    c = 0.03
+    fit = stats.log_linear_fit(t, np.exp(1.0 - 0.5 * t + c * t**2))
+    assert fit.half_drift == pytest.approx(2 * c * (t[6:].mean() - t[:6].mean()), rel=1e-10)
+    assert fit.slope == pytest.approx(-0.5 + 2 * c * t.mean(), rel=1e-10)
+
+
+def test_log_linear_fit_stderr_matches_ols_closed_form_and_monte_carlo():
+    rng = np.random.default_rng(1)
+    t, sigma = np.linspace(0, 3, 9), 0.2
+    fits = [stats.log_linear_fit(t, np.exp(-2 * t + sigma * rng.standard_normal(t.size))) for _ in range(4000)]
+    slopes = np.array([f.slope for f in fits])
+    se2 = np.array([f.slope_stderr for f in fits]) ** 2
+    exact = sigma**2 / np.sum((t - t.mean()) ** 2)          # Var of the OLS slope; E[se²] equals it
+    assert slopes.mean() == pytest.approx(-2, abs=4 * np.sqrt(exact / 4000))
+    assert slopes.var() == pytest.approx(exact, rel=0.07)    # 4000 draws: relative SE of a variance ≈ 2.2%
+    assert se2.mean() == pytest.approx(exact, rel=0.03)      # se² ~ exact · χ²₇/7: relative SE ≈ 0.8%
+
+
+@pytest.mark.parametrize("t, y", [
+    (np.arange(3.0), np.ones(3)),                      # fewer than 4 points
+    (np.arange(4.0), np.ones(5)),                      # lengths differ
+    (np.arange(4.0), np.array([1.0, 2.0, 0.0, 1.0])),  # y not positive
+    (np.arange(4.0), np.array([1.0, np.nan, 1.0, 1.0])),
+    (np.array([0.0, np.inf, 1.0, 2.0]), np.ones(4)),
+    (np.array([1.0, 1.0, 2.0, 3.0]), np.ones(4)),      # first half has one distinct t
+    (np.ones((2, 2)), np.ones((2, 2))),
+])
+def test_log_linear_fit_validation(t, y):
+    with pytest.raises(ValueError):
+        stats.log_linear_fit(t, y)
+
+
 @pytest.mark.parametrize("x,y,match", [
     ([1.0], [1.0], "at least 2"),
     ([1.0, 2.0], [1.0, -1.0], "y must be positive"),
