@@ -26,17 +26,24 @@ class PowerLawFit(NamedTuple):
         return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
 
 
+def _paired_1d(a, b, names, min_points):
+    """``a`` and ``b`` as float64 1-D arrays of equal length ``>= min_points`` (else ``ValueError``
+    naming them as ``names``)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must be 1-D of equal length, got shapes {a.shape} and {b.shape}")
+    if a.size < min_points:
+        raise ValueError(f"{names[0]} needs at least {min_points} points for a fit, got {a.size}")
+    return a, b
+
+
 def power_law_fit(x, y) -> PowerLawFit:
     """Fit ``log y = intercept + slope · log x`` by ordinary least squares.
 
     Raises ``ValueError`` unless ``x`` and ``y`` are 1-D, of equal length >= 2, positive and finite.
     """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape:
-        raise ValueError(f"x and y must be 1-D of equal length, got shapes {x.shape} and {y.shape}")
-    if x.size < 2:
-        raise ValueError(f"x needs at least 2 points for a fit, got {x.size}")
+    x, y = _paired_1d(x, y, ("x", "y"), 2)
     for name, v in (("x", x), ("y", y)):
         if not np.all(np.isfinite(v)) or np.any(v <= 0):
             raise ValueError(f"{name} must be positive and finite for a log-log fit")
@@ -85,12 +92,7 @@ def log_linear_fit(t, y) -> LogLinearFit:
     positive, and each half has at least two distinct ``t``. Inputs may be float32 or float64; the
     fit is computed in float64.
     """
-    t = np.asarray(t, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if t.ndim != 1 or y.ndim != 1 or t.shape != y.shape:
-        raise ValueError(f"t and y must be 1-D of equal length, got shapes {t.shape} and {y.shape}")
-    if t.size < 4:
-        raise ValueError(f"t needs at least 4 points (two per half), got {t.size}")
+    t, y = _paired_1d(t, y, ("t", "y"), 4)
     if not np.all(np.isfinite(t)):
         raise ValueError("t must be finite")
     if not np.all(np.isfinite(y)) or np.any(y <= 0):
