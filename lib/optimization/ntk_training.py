@@ -25,6 +25,7 @@ Functions
 ``symmetric_two_layer(key, d, width, ...)``                         ``lib.nets`` parameters with ``f_0 ≡ 0``
 ``averaged_sgd(X, y, *, step_size, ridge, ...)``                    one-pass averaged SGD, least squares
 ``averaged_sgd_network(apply_fn, params0, X, y, *, step_size, ridge)`` the same on a network's parameters
+``averaged_sgd_expected_risk(mu, theta, T, *, step_size, ridge, noise)`` its exact expected risk, Gaussian features
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ import numpy as np
 from .. import _validate as v
 
 __all__ = ["KernelGD", "kernel_gd", "kernel_gd_distance", "norm_bound", "symmetric_two_layer",
-           "AveragedSGD", "averaged_sgd", "averaged_sgd_network"]
+           "AveragedSGD", "averaged_sgd", "averaged_sgd_network", "averaged_sgd_expected_risk"]
 
 
 class KernelGD(NamedTuple):
@@ -317,3 +318,66 @@ def averaged_sgd_network(apply_fn, params0, X, y, *, step_size, ridge=0.0):
     last, avg = _averaged_sgd_network(apply_fn, p0, X.astype(dtype), y.astype(dtype),
                                       jnp.asarray(step, dtype), jnp.asarray(ridge, dtype))
     return AveragedSGD(last, avg)
+
+
+@partial(jax.jit, static_argnums=3)
+def _averaged_sgd_expected_terms(mu, theta, noise, T, step, ridge):
+    v_ = theta / jnp.sqrt(mu)                       # target coefficients on the features
+    A = 1.0 - step * ridge - step * mu              # E[B] = (1 - ηλ) I - η Σ, diagonal
+    geo = step * ridge + step * mu                  # 1 - A
+
+    def body(carry, s):
+        m, p = carry                                # E e_s and diag E e_s e_sᵀ
+        j = T - s                                   # later iterates t = s + 1, ..., T
+        G = A * (1.0 - A ** j) / geo                # Σ_{i=1}^{j} A^i
+        Cs = -step * ridge / geo * (j * v_ - G * v_)
+        term = jnp.sum(mu * (p + 2.0 * G * p + 2.0 * Cs * m))
+        Am = A * m
+        p = ((1.0 - step * ridge) ** 2 * p - 2.0 * step * (1.0 - step * ridge) * mu * p
+             + step ** 2 * (2.0 * mu ** 2 * p + jnp.sum(mu * p) * mu)
+             - 2.0 * step * ridge * Am * v_ + (step * ridge * v_) ** 2 + (step * noise) ** 2 * mu)
+        return (Am - step * ridge * v_, p), term
+
+    _, terms = jax.lax.scan(body, (-v_, v_ ** 2), jnp.arange(T + 1, dtype=mu.dtype))
+    return terms
+
+
+def averaged_sgd_expected_risk(mu, theta, T: int, *, step_size, ridge, noise) -> float:
+    """Exact expected excess risk of :func:`averaged_sgd` (``θ_0 = 0``) on Gaussian features.
+
+    The model is that of ``lib.data.SpectralProblem``: ``x = (√μ_k z_k)_k`` with ``z ~ N(0, I_D)``
+    (covariance ``Σ = diag(μ)``), ``y = Σ_k θ_k z_k + noise · ε``, i.e. target coefficients
+    ``v = θ/√μ`` on the features, and the risk of a coefficient vector ``c`` is
+    ``(c − v)ᵀ Σ (c − v)``. With ``e_t = θ_t − v``, one step is
+    ``e_{t+1} = B_t e_t − ηλ v + η·noise·ε_t x_t``, ``B_t = (1 − ηλ) I − η x_t x_tᵀ``, so
+
+        m_{t+1} = A m_t − ηλ v,                       A = E B_t = (1 − ηλ) I − η Σ,
+        P_{t+1} = E[B P_t B] − ηλ (A m_t vᵀ + v m_tᵀ A) + η²λ² v vᵀ + η² noise² Σ,
+        E[B P B] = (1 − ηλ)² P − η(1 − ηλ)(ΣP + PΣ) + η² (2ΣPΣ + tr(ΣP) Σ)   (Gaussian x),
+
+    and, for ``t > s``, ``E[e_t e_sᵀ] = A^{t−s} P_s + c_{t−s} m_sᵀ`` with
+    ``c_j = −ηλ Σ_{i<j} A^i v``. The expected risk of the average ``ē = (1/(T+1)) Σ_{t=0}^T e_t`` is
+
+        E ēᵀΣē = (T+1)^{-2} Σ_{s=0}^{T} tr Σ [P_s + 2 G_{T−s} P_s + 2 (Σ_{j=1}^{T−s} c_j) m_sᵀ],
+        G_j = Σ_{i=1}^{j} A^i,
+
+    which involves only ``m_s`` and the diagonal of ``P_s``; the diagonal of the ``P`` recursion
+    closes on itself (``Σ`` diagonal), so the cost is ``O(T D)`` — one ``lax.scan`` (compiled once
+    per ``T``), the ``T + 1`` terms summed in float64.
+
+    ``mu`` (``D,``) positive, ``theta`` (``D,``), ``T ≥ 1`` steps, ``step_size`` ``η > 0``,
+    ``ridge`` ``λ ≥ 0``, ``noise ≥ 0``. Float32 or float64 (the dtype of ``mu`` and ``theta``).
+    """
+    mu = v.float_array(mu, "mu", ndim=1)
+    theta = v.float_array(theta, "theta", ndim=1)
+    v.same_dim(mu, theta, "mu", "theta")
+    v.positive(mu, "mu")
+    T = v.integer(T, "T", minimum=1)
+    step = v.scalar(step_size, "step_size", positive=True)
+    ridge = v.scalar(ridge, "ridge", nonnegative=True)
+    noise = v.scalar(noise, "noise", nonnegative=True)
+    dtype = jnp.result_type(mu.dtype, theta.dtype)
+    terms = _averaged_sgd_expected_terms(mu.astype(dtype), theta.astype(dtype),
+                                         jnp.asarray(noise, dtype), T, jnp.asarray(step, dtype),
+                                         jnp.asarray(ridge, dtype))
+    return float(np.sum(np.asarray(terms, np.float64)) / float(T + 1) ** 2)

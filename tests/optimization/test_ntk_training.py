@@ -201,3 +201,57 @@ def test_averaged_sgd_network_validation():
     with pytest.raises(ValueError, match="y"):
         linearized.averaged_sgd_network(_linear_apply, {"w": np.zeros(2)}, np.ones((3, 2)),
                                         np.ones(4), step_size=0.1)
+
+
+def test_averaged_sgd_expected_risk_one_step_closed_form():
+    # T = 1: e_1 = -v + η x xᵀv + η σ ε x (the ridge terms cancel), ē = (e_0 + e_1)/2, and for
+    # x ~ N(0, Σ): E[x xᵀ Σ x xᵀ] = 2Σ³ + tr(Σ²) Σ, E[xᵀ Σ x] = tr(Σ²)
+    mu, theta, eta, sig = np.array([1.0, 0.5, 0.2]), np.array([0.7, -0.3, 0.4]), 0.3, 0.8
+    v_ = theta / np.sqrt(mu)
+    S = np.diag(mu)
+    quad = v_ @ (2 * S @ S @ S + np.trace(S @ S) * S) @ v_
+    want = 0.25 * (4 * v_ @ S @ v_ - 4 * eta * v_ @ S @ S @ v_ + eta ** 2 * quad
+                   + (eta * sig) ** 2 * np.trace(S @ S))
+    for lam in (0.0, 0.4):
+        got = linearized.averaged_sgd_expected_risk(mu, theta, 1, step_size=eta, ridge=lam, noise=sig)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_averaged_sgd_expected_risk_matches_monte_carlo():
+    # independent Monte Carlo of averaged_sgd on Gaussian features: agreement within 4 standard errors
+    mu, theta, eta, lam, sig, T, reps = np.array([1.0, 0.3, 0.05]), np.array([0.8, 0.4, -0.2]), 0.25, 0.1, 0.7, 40, 20000
+    v_ = theta / np.sqrt(mu)
+
+    def one(key):
+        kx, ky = jax.random.split(key)
+        z = jax.random.normal(kx, (T, 3))
+        X = z * np.sqrt(mu)
+        y = z @ theta + sig * jax.random.normal(ky, (T,))
+        c = linearized.averaged_sgd(X, y, step_size=eta, ridge=lam).average
+        return jnp.sum(mu * (c - v_) ** 2)
+
+    r = np.asarray(jax.vmap(one)(jax.random.split(jax.random.key(11), reps)))
+    want = linearized.averaged_sgd_expected_risk(mu, theta, T, step_size=eta, ridge=lam, noise=sig)
+    assert abs(r.mean() - want) < 4 * r.std() / np.sqrt(reps), (r.mean(), want)
+    # a noise term with a wrong factor (σ² → 1.1 σ²) is rejected at this precision
+    wrong = linearized.averaged_sgd_expected_risk(mu, theta, T, step_size=eta, ridge=lam,
+                                                  noise=sig * np.sqrt(1.1))
+    assert abs(r.mean() - wrong) > 4 * r.std() / np.sqrt(reps)
+
+
+def test_averaged_sgd_expected_risk_float32_and_validation():
+    mu, theta = np.array([1.0, 0.25], np.float32), np.array([0.5, 0.5], np.float32)
+    a = linearized.averaged_sgd_expected_risk(mu, theta, 200, step_size=0.25, ridge=0.05, noise=1.0)
+    b = linearized.averaged_sgd_expected_risk(mu.astype(np.float64), theta.astype(np.float64), 200,
+                                              step_size=0.25, ridge=0.05, noise=1.0)
+    np.testing.assert_allclose(a, b, rtol=1e-4)
+    with pytest.raises(ValueError, match="mu"):
+        linearized.averaged_sgd_expected_risk(np.array([1.0, -1.0]), theta, 5, step_size=0.1, ridge=0.0, noise=1.0)
+    with pytest.raises(ValueError, match="theta"):
+        linearized.averaged_sgd_expected_risk(mu, np.ones(3), 5, step_size=0.1, ridge=0.0, noise=1.0)
+    with pytest.raises(ValueError, match="T"):
+        linearized.averaged_sgd_expected_risk(mu, theta, 0, step_size=0.1, ridge=0.0, noise=1.0)
+    with pytest.raises(ValueError, match="ridge"):
+        linearized.averaged_sgd_expected_risk(mu, theta, 5, step_size=0.1, ridge=-1.0, noise=1.0)
+    with pytest.raises(ValueError, match="noise"):
+        linearized.averaged_sgd_expected_risk(mu, theta, 5, step_size=0.1, ridge=0.0, noise=-1.0)
