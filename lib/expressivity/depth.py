@@ -52,7 +52,8 @@ from .. import _validate as v
 __all__ = ["activation_patterns", "count_regions_on_segment", "count_regions_in_box", "region_map",
            "hyperplane_arrangement_bound", "montufar_lower_bound", "zigzag_params",
            "yarotsky_square_params", "expected_regions_on_segment", "sawtooth_l1_lower_bound",
-           "best_affine_l1_fit", "sawtooth_partial_fit_params", "sawtooth_partial_fit_error"]
+           "best_affine_l1_fit", "sawtooth_partial_fit_params", "sawtooth_partial_fit_error",
+           "line_arrangement_regions_in_box"]
 
 
 def _check_params(params):
@@ -193,6 +194,47 @@ def region_map(params, lower, upper, resolution: int):
     packed = np.packbits(bits, axis=1)
     _, ids = np.unique(packed, axis=0, return_inverse=True)
     return xs, ys, ids.reshape(resolution, resolution)
+
+
+def line_arrangement_regions_in_box(W, b, lower, upper) -> int:
+    """Exact number of regions that the lines {x ∈ R²: x·W[:, i] + b[i] = 0} cut the open box
+    ``(lower_0, upper_0) × (lower_1, upper_1)`` into — the activation regions of one hidden ReLU
+    layer with 2-D input that meet the box.
+
+    For lines in general position (no three through one point), adding the lines one at a time and
+    counting by Euler's formula gives
+
+        regions = 1 + #{lines meeting the box} + #{pairwise intersections inside the box},
+
+    since a new line crossing the box and k earlier lines inside it splits k + 1 regions in two.
+    ``W`` has shape (2, n), ``b`` shape (n,) (the ``lib.nets`` format h ← σ(x W + b)).
+    """
+    W = v.float_array(W, "W", ndim=2)
+    b = v.float_array(b, "b", ndim=1)
+    lower = v.float_array(lower, "lower", ndim=1)
+    upper = v.float_array(upper, "upper", ndim=1)
+    if W.shape[0] != 2 or b.shape != (W.shape[1],) or lower.shape != (2,) or upper.shape != (2,):
+        raise ValueError(f"need W of shape (2, n), b of shape (n,), 2-D lower/upper; got "
+                         f"{W.shape}, {b.shape}, {lower.shape}, {upper.shape}")
+    if bool(jnp.any(upper <= lower)):
+        raise ValueError("upper must exceed lower in both coordinates")
+    return int(_line_arrangement_counts(W, b, lower, upper))
+
+
+@jax.jit
+def _line_arrangement_counts(W, b, lower, upper):
+    corners = jnp.stack(jnp.meshgrid(jnp.stack([lower[0], upper[0]]),
+                                     jnp.stack([lower[1], upper[1]])), -1).reshape(4, 2)
+    values = corners @ W + b                                   # (4, n): sign change ⇔ line meets box
+    crossing = (values.min(0) < 0) & (values.max(0) > 0)
+    # intersection of lines i, j by Cramer's rule: [w_i; w_j] p = −[b_i; b_j]
+    det = W[0][:, None] * W[1][None, :] - W[1][:, None] * W[0][None, :]
+    safe = jnp.where(det == 0, 1.0, det)
+    p0 = (-b[:, None] * W[1][None, :] + W[1][:, None] * b[None, :]) / safe
+    p1 = (-W[0][:, None] * b[None, :] + b[:, None] * W[0][None, :]) / safe
+    inside = ((det != 0) & (p0 > lower[0]) & (p0 < upper[0]) & (p1 > lower[1]) & (p1 < upper[1]))
+    pairs = jnp.triu(inside, k=1)
+    return 1 + crossing.sum() + pairs.sum()
 
 
 def hyperplane_arrangement_bound(n_units: int, d: int) -> int:

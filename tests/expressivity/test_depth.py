@@ -65,6 +65,46 @@ def test_box_count_respects_zaslavsky_bound_and_sees_all_regions_of_few_lines():
     assert count == regions.hyperplane_arrangement_bound(3, 2) == 7
 
 
+def test_line_arrangement_count_hand_examples():
+    W = jnp.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    box = jnp.array([-1.0, -1.0]), jnp.array([1.0, 1.0])
+    # three lines in general position, all three intersections inside: 1 + 3 + 3 = 7
+    assert regions.line_arrangement_regions_in_box(W, jnp.array([0.0, 0.0, -0.5]), *box) == 7
+    # the third line x + y = 5 misses the box: the two axes give 4 regions
+    assert regions.line_arrangement_regions_in_box(W, jnp.array([0.0, 0.0, -5.0]), *box) == 4
+    # two parallel lines x = ±0.5 and the axis y = 0: 1 + 3 + 2 = 6
+    Wp = jnp.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert regions.line_arrangement_regions_in_box(Wp, jnp.array([0.5, -0.5, 0.0]), *box) == 6
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_line_arrangement_count_matches_a_fine_grid(dtype):
+    """Few random lines: no region is thinner than a fine grid step, so the grid count of the
+    activation patterns (an independent count) is exact and must equal the formula."""
+    if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+        pytest.skip("float64 disabled")
+    key = jax.random.key(3)
+    params = nets.init_mlp(key, [2, 7, 1], parameterization="standard", w_std=np.sqrt(2.0))
+    W, b = params[0][0].astype(dtype), 0.3 * params[0][1].astype(dtype)
+    box = jnp.array([-2.0, -2.0], dtype), jnp.array([2.0, 2.0], dtype)
+    exact = regions.line_arrangement_regions_in_box(W, b, *box)
+    grid = regions.count_regions_in_box([(W, b), params[1]], *box, resolution=1500)
+    assert exact == grid
+    assert exact <= regions.hyperplane_arrangement_bound(7, 2)
+
+
+def test_line_arrangement_count_validates():
+    with pytest.raises(ValueError, match="shape"):
+        regions.line_arrangement_regions_in_box(jnp.ones((3, 2)), jnp.ones(2), jnp.zeros(2),
+                                                jnp.ones(2))
+    with pytest.raises(ValueError, match="upper"):
+        regions.line_arrangement_regions_in_box(jnp.ones((2, 2)), jnp.ones(2), jnp.zeros(2),
+                                                jnp.zeros(2))
+    with pytest.raises(ValueError, match="b"):
+        regions.line_arrangement_regions_in_box(jnp.ones((2, 2)), jnp.array([jnp.nan, 1.0]),
+                                                jnp.zeros(2), jnp.ones(2))
+
+
 def test_bounds():
     assert regions.hyperplane_arrangement_bound(4, 1) == 5
     assert regions.montufar_lower_bound(4, 3, 1) == 4 ** 2 * 5
