@@ -47,7 +47,7 @@ __all__ = [
     "init_two_layer", "first_step_gradient", "one_step_weights", "rank_one_step",
     "SpikeLimit", "spike_limit", "leading_singular_pairs", "SpikeSweep", "step_size_sweep", "network_features",
     "gaussian_equivalent_features", "RidgePath", "ridge_path", "GERiskBand",
-    "gaussian_equivalent_risk_band",
+    "gaussian_equivalent_risk_band", "StepRiskChange", "step_risk_change",
 ]
 
 
@@ -589,3 +589,80 @@ def gaussian_equivalent_risk_band(W, beta, *, mu1, mu2, mu1_star, nonlinear_ener
     linear = float(mu1_star ** 2 * beta @ np.linalg.solve(M, beta))
     lower = energy + linear
     return GERiskBand(lower, lower + (lower + noise ** 2) * N / (n - N - 1), linear)
+
+
+# ------------------------------------------------------------------------------------------------
+# the kernel (lazy) regime: risk change after one step, across sizes
+# ------------------------------------------------------------------------------------------------
+
+class StepRiskChange(NamedTuple):
+    """What :func:`step_risk_change` returns: the ridge test error ``risk0`` ``(reps,)`` on the
+    random features of ``W₀``, and ``plus``/``minus`` ``(reps, len(etas))`` on those of
+    ``W₀ + η√N G(±a)``, the step taken with the second layer ``a`` and with ``−a``."""
+    risk0: jax.Array
+    plus: jax.Array
+    minus: jax.Array
+
+
+@partial(jax.jit, static_argnames=("d", "N", "n", "m", "reps", "f", "activation"))
+def _risk_change(key, etas, ridge, noise, d, N, n, m, reps, f, activation):
+    act = activations.activation_fn(activation)
+
+    def risk(W, Xf, yf, Xt, ft):
+        P = act(Xf @ W.T) / np.sqrt(N)
+        chol = jax.scipy.linalg.cho_factor(P.T @ P + n * ridge * jnp.eye(N, dtype=P.dtype))
+        coef = jax.scipy.linalg.cho_solve(chol, P.T @ yf)
+        return jnp.mean((act(Xt @ W.T) @ coef / np.sqrt(N) - ft) ** 2)
+
+    def one(k):
+        kb, ks, kf, kt, kn = jax.random.split(k, 5)
+        beta = jax.random.normal(kb, (d,), dtype=etas.dtype)
+        beta = beta / jnp.linalg.norm(beta)
+        Xs, ys = _single_index(ks, n, beta, f, noise)          # data of the gradient step
+        Xf, yf = _single_index(kf, n, beta, f, noise)          # independent data of the ridge fit
+        Xt = jax.random.normal(kt, (m, d), dtype=etas.dtype)   # test inputs, noiseless target
+        ft = f(Xt @ beta)
+        W0, a = _init(kn, N, d, etas.dtype.type)
+        out = [risk(W0, Xf, yf, Xt, ft)]
+        for sign in (1.0, -1.0):
+            S = np.sqrt(N) * _gradient(W0, sign * a, Xs, ys, act)
+            out.append(jax.lax.map(lambda e: risk(W0 + e * S, Xf, yf, Xt, ft), etas))
+        return tuple(out)
+
+    return jax.lax.map(one, jax.random.split(key, reps))
+
+
+def step_risk_change(key, *, d: int, n_features: int, n_samples: int, n_test: int, etas,
+                     reps: int, ridge: float, target: Callable, noise: float = 0.0,
+                     activation: str = "tanh") -> StepRiskChange:
+    """Ridge test error on the features of ``W₀`` and of ``W₁ = W₀ + η√N G`` for each ``η``.
+
+    Each of ``reps`` draws samples ``β*`` uniform on the unit sphere, ``(W₀, a)``
+    (:func:`init_two_layer`), ``n_samples`` points for the gradient step and an *independent*
+    set of ``n_samples`` points for the ridge fit (:func:`single_index_data`), and ``n_test``
+    test inputs. For ``W`` in ``{W₀} ∪ {W₀ + η√N G(a), W₀ + η√N G(−a) : η ∈ etas}``
+    (``G(±a)`` the negative gradient :func:`first_step_gradient` with second layer ``±a``, a draw
+    as likely as ``a``) it fits ``â = (ΦᵀΦ + n λ I)⁻¹Φᵀy`` on ``Φ = σ(X Wᵀ)/√N`` with
+    ``λ = ridge`` (the normalization of :func:`ridge_path`) and returns the test error
+    ``mean((φ_W(x)ᵀâ − f*(⟨x, β*⟩))²)`` against the noiseless teacher, as
+    :class:`StepRiskChange`. The features have covariance eigenvalues of order ``1/N``, so a
+    fixed ``N·ridge`` is the penalty that has a limit as ``n, d, N → ∞`` proportionally.
+    ``risk0 − (plus + minus)/2`` is the antithetic estimate of the mean improvement: since
+    ``G(−a) = −G(a) + O(N^{-1/2})`` (only the residual ``y ∓ f_{W₀}`` with ``f_{W₀} = O(N^{-1/2})``
+    differs), its term linear in ``η`` cancels up to that correction, draw by draw.
+    """
+    key = v.key(key)
+    d = v.integer(d, "d", minimum=2)
+    N = v.integer(n_features, "n_features", minimum=1)
+    n = v.integer(n_samples, "n_samples", minimum=1)
+    m = v.integer(n_test, "n_test", minimum=1)
+    reps = v.integer(reps, "reps", minimum=1)
+    etas = v.float_array(etas, "etas", ndim=1)
+    v.nonnegative(etas, "etas")
+    ridge = v.scalar(ridge, "ridge", positive=True)
+    f = _as_function(target, "target")
+    noise = v.scalar(noise, "noise", nonnegative=True)
+    activations.activation_fn(activation)
+    out = _risk_change(key, etas, jnp.asarray(ridge, etas.dtype), jnp.asarray(noise, etas.dtype),
+                       d, N, n, m, reps, f, activation)
+    return StepRiskChange(*out)

@@ -259,3 +259,60 @@ def test_gauss_hermite_largest_rule_is_finite_and_relu_error_falls_like_one_over
             for m in (40, 80, 160, 320)]
     slope = np.polyfit(np.log([40, 80, 160, 320]), np.log(errs), 1)[0]
     assert abs(slope + 1) < 0.1  # a rate of m^{-3/2} (or m^{-3/4}) fails here
+
+
+# ---------------------------------------------------------------- risk change after one step
+
+def _target(s):
+    return s + jnp.sin(2 * s)
+
+
+def test_step_risk_change_matches_public_pipeline():
+    """Against the same draws rebuilt from the public functions (dense-eigh ridge path)."""
+    key, d, N, n, m, reps, lam = jax.random.PRNGKey(3), 12, 16, 96, 64, 2, 0.05 / 16
+    etas = np.array([0.3, 2.0])
+    out = osl.step_risk_change(key, d=d, n_features=N, n_samples=n, n_test=m, etas=etas,
+                               reps=reps, ridge=lam, target=_target, noise=0.1)
+    assert out.risk0.shape == (reps,) and out.plus.shape == out.minus.shape == (reps, 2)
+    for r, k in enumerate(jax.random.split(key, reps)):
+        kb, ks, kf, kt, kn = jax.random.split(k, 5)
+        beta = jax.random.normal(kb, (d,))
+        beta = beta / jnp.linalg.norm(beta)
+        Xs, ys = osl.single_index_data(ks, n, beta, _target, noise=0.1)
+        Xf, yf = osl.single_index_data(kf, n, beta, _target, noise=0.1)
+        Xt = jax.random.normal(kt, (m, d))
+        W0, a = osl.init_two_layer(kn, N, d)
+
+        def risk(W):
+            return float(osl.ridge_path(osl.network_features(Xf, W), yf, osl.network_features(Xt, W),
+                                        _target(Xt @ beta), lams=[lam]).mse[0])
+        np.testing.assert_allclose(out.risk0[r], risk(W0), rtol=1e-8)
+        for j, eta in enumerate(etas):
+            np.testing.assert_allclose(out.plus[r, j], risk(osl.one_step_weights(W0, a, Xs, ys, eta=eta)),
+                                       rtol=1e-8)
+            np.testing.assert_allclose(out.minus[r, j],
+                                       risk(osl.one_step_weights(W0, -a, Xs, ys, eta=eta)), rtol=1e-8)
+
+
+def test_step_risk_change_zero_step():
+    kw = dict(d=10, n_features=12, n_samples=80, n_test=50, reps=2, ridge=0.01, target=_target)
+    out = osl.step_risk_change(jax.random.PRNGKey(5), etas=[0.0, 0.5], **kw)
+    np.testing.assert_allclose(out.plus[:, 0], out.risk0, rtol=1e-12)    # η = 0 changes nothing
+    np.testing.assert_allclose(out.minus[:, 0], out.risk0, rtol=1e-12)
+    assert np.all(out.plus[:, 1] != out.minus[:, 1])                     # ±a: two different steps
+
+
+def test_step_risk_change_float32_and_validation():
+    jax.config.update("jax_enable_x64", False)                          # float32 run
+    try:
+        out = osl.step_risk_change(jax.random.PRNGKey(0), d=8, n_features=8, n_samples=40,
+                                   n_test=20, etas=[0.5], reps=1, ridge=0.01, target=_target)
+    finally:
+        jax.config.update("jax_enable_x64", True)                       # the module's x64 fixture
+    assert out.plus.dtype == jnp.float32 and np.all(np.isfinite(out.plus))
+    kw = dict(d=8, n_features=8, n_samples=40, n_test=20, etas=[0.5], reps=1, ridge=0.01,
+              target=_target)
+    for bad, name in ((dict(ridge=0.0), "ridge"), (dict(etas=[-1.0]), "etas"),
+                      (dict(reps=0), "reps"), (dict(n_test=0), "n_test")):
+        with pytest.raises(ValueError, match=name):
+            osl.step_risk_change(jax.random.PRNGKey(0), **{**kw, **bad})
