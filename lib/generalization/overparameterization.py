@@ -33,6 +33,7 @@ Kernel-norm (data-dependent) bound
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -54,14 +55,21 @@ NORMS = ("l2", "l1")
 # ------------------------------------------------------------------------------------------------
 
 
-@jax.jit
-def _sup_l2(signs, X):
-    return jnp.linalg.norm(signs @ X, axis=-1)
+def _rademacher_draws(key, X, radius, n_draws):
+    """(n_draws,) exact suprema (radius/n)‖σᵀX‖_* for one (n, d) sample, for both balls (ℓ2, ℓ1):
+    one compiled function per shape serves both norms (the same signs for the same key)."""
+    n = X.shape[0]
+    S = jax.random.rademacher(key, (n_draws, n), dtype=X.dtype) @ X
+    return radius / n * jnp.stack([jnp.linalg.norm(S, axis=-1), jnp.max(jnp.abs(S), axis=-1)])
 
 
-@jax.jit
-def _sup_l1(signs, X):
-    return jnp.max(jnp.abs(signs @ X), axis=-1)
+_rademacher_draws_single = jax.jit(_rademacher_draws, static_argnames="n_draws")
+
+
+@partial(jax.jit, static_argnames="n_draws")
+def _rademacher_draws_batch(key, X, radius, n_draws):
+    keys = jax.random.split(key, X.shape[0])
+    return jax.vmap(lambda k, x: _rademacher_draws(k, x, radius, n_draws))(keys, X)
 
 
 def rademacher_linear(key, X, *, radius: float = 1.0, norm: str = "l2",
@@ -72,33 +80,36 @@ def rademacher_linear(key, X, *, radius: float = 1.0, norm: str = "l2",
     σ ∈ {±1}^n (drawn from ``key``), where ``‖·‖_*`` is the dual of ``norm``: the Euclidean norm
     for ``norm="l2"`` and the max-norm for ``norm="l1"``. Each value is the *exact* supremum over
     the ball for its sign vector; their mean is an unbiased estimate of ``R̂_n``.
-    ``X`` has shape ``(n, d)``.
+    ``X`` has shape ``(n, d)``, or ``(R, n, d)`` for R samples at once: then sample r uses the key
+    ``jax.random.split(key, R)[r]`` (the draws of a single call with that key) and the result has
+    shape ``(R, n_draws)``; one compiled call per shape.
     """
     key = v.key(key)
-    X = v.float_array(X, "X", ndim=2)
+    X = v.float_array(X, "X", ndim=(2, 3))
     radius = v.scalar(radius, "radius", positive=True)
     v.choice(norm, "norm", NORMS)
     n_draws = v.integer(n_draws, "n_draws", minimum=1)
-    n = X.shape[0]
-    signs = jax.random.rademacher(key, (n_draws, n), dtype=X.dtype)
-    sup = _sup_l2 if norm == "l2" else _sup_l1
-    return radius / n * sup(signs, X)
+    fn = _rademacher_draws_single if X.ndim == 2 else _rademacher_draws_batch
+    return fn(key, X, jnp.asarray(radius, X.dtype), n_draws)[..., NORMS.index(norm), :]
 
 
-def rademacher_linear_bound(X, *, radius: float = 1.0, norm: str = "l2") -> float:
+def rademacher_linear_bound(X, *, radius: float = 1.0, norm: str = "l2"):
     """Analytic upper bound on the empirical Rademacher complexity of the ball ``‖w‖ ≤ radius``.
 
     ``norm="l2"``: ``radius · sqrt(Σ_i ‖x_i‖²₂) / n`` (Jensen: ``E‖Σσ_i x_i‖ ≤ (E‖Σσ_i x_i‖²)^{1/2}``);
     ``norm="l1"``: ``radius · max_{i,k} |x_ik| · sqrt(2 log(2d) / n)`` (Massart's lemma over the
     2d vertices of the ℓ1 ball).
+    ``X`` ``(n, d)`` gives a float; ``(R, n, d)`` a NumPy array ``(R,)``, one bound per sample.
     """
-    X = v.float_array(X, "X", ndim=2)
+    X = v.float_array(X, "X", ndim=(2, 3))
     radius = v.scalar(radius, "radius", positive=True)
     v.choice(norm, "norm", NORMS)
-    n, d = X.shape
+    n, d = X.shape[-2:]
     if norm == "l2":
-        return float(radius * jnp.sqrt(jnp.sum(X * X)) / n)
-    return float(radius * jnp.max(jnp.abs(X)) * math.sqrt(2.0 * math.log(2 * d) / n))
+        out = radius * jnp.sqrt(jnp.sum(X * X, axis=(-2, -1))) / n
+    else:
+        out = radius * jnp.max(jnp.abs(X), axis=(-2, -1)) * math.sqrt(2.0 * math.log(2 * d) / n)
+    return float(out) if X.ndim == 2 else np.asarray(out)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -39,6 +39,25 @@ def test_rademacher_draws_are_the_exact_supremum(norm):
 
 
 @pytest.mark.parametrize("norm", ["l2", "l1"])
+def test_rademacher_batch_equals_single_calls(norm):
+    # a batch (R, n, d) gives sample r exactly the draws of a single call with split(key, R)[r]
+    X = np.random.default_rng(2).standard_normal((3, 6, 4))
+    key = jax.random.key(5)
+    batch = np.asarray(complexity.rademacher_linear(key, X, radius=1.5, norm=norm, n_draws=40))
+    single = np.stack([np.asarray(complexity.rademacher_linear(k, x, radius=1.5, norm=norm,
+                                                               n_draws=40))
+                       for k, x in zip(jax.random.split(key, 3), X)])
+    assert batch.shape == (3, 40)
+    np.testing.assert_allclose(batch, single, rtol=1e-12)
+    bounds = complexity.rademacher_linear_bound(X, radius=1.5, norm=norm)
+    np.testing.assert_allclose(bounds, [complexity.rademacher_linear_bound(x, radius=1.5, norm=norm)
+                                        for x in X], rtol=1e-12)
+    # float32 in, float32 out
+    assert complexity.rademacher_linear(key, X.astype(np.float32), norm=norm,
+                                        n_draws=8).dtype == jnp.float32
+
+
+@pytest.mark.parametrize("norm", ["l2", "l1"])
 def test_rademacher_mean_matches_enumeration_and_bound(norm):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((10, 3)) * np.array([1.0, 0.3, 2.0])
@@ -180,7 +199,7 @@ def test_kernel_norm_bound():
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda: complexity.rademacher_linear(jax.random.key(0), np.ones(3)), "X must have rank 2"),
+    (lambda: complexity.rademacher_linear(jax.random.key(0), np.ones(3)), "X must have rank"),
     (lambda: complexity.rademacher_linear(jax.random.key(0), np.ones((3, 2)), radius=-1.0),
      "radius"),
     (lambda: complexity.rademacher_linear(jax.random.key(0), np.ones((3, 2)), norm="linf"),
