@@ -207,6 +207,9 @@ def line_arrangement_regions_in_box(W, b, lower, upper) -> int:
         regions = 1 + #{lines meeting the box} + #{pairwise intersections inside the box},
 
     since a new line crossing the box and k earlier lines inside it splits k + 1 regions in two.
+    General position is assumed, not checked: three lines through one point, or two identical
+    lines, are overcounted (x = 0, y = 0, x + y = 0 gives 7 instead of 6); random weights are in
+    general position with probability one.
     ``W`` has shape (2, n), ``b`` shape (n,) (the ``lib.nets`` format h ← σ(x W + b)).
     """
     W = v.float_array(W, "W", ndim=2)

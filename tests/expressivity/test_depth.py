@@ -100,7 +100,7 @@ def test_line_arrangement_count_validates():
     with pytest.raises(ValueError, match="upper"):
         regions.line_arrangement_regions_in_box(jnp.ones((2, 2)), jnp.ones(2), jnp.zeros(2),
                                                 jnp.zeros(2))
-    with pytest.raises(ValueError, match="b"):
+    with pytest.raises(ValueError, match="b contains NaN"):
         regions.line_arrangement_regions_in_box(jnp.ones((2, 2)), jnp.array([jnp.nan, 1.0]),
                                                 jnp.zeros(2), jnp.ones(2))
 
