@@ -196,9 +196,11 @@ def test_corrected_power_law_recovers_exact_law_with_two_corrections(dtype):
     m = np.exp(b + s * np.log(x) + c1 * x ** -0.5 + c2 / x)
     res = stats.bootstrap_corrected_power_law(x.astype(dtype), np.repeat(m[:, None], 3, 1).astype(dtype),
                                               order=(0.5, 1.0))
-    tol = 1e-6 if dtype == np.float64 else 3e-3
-    assert res.slope == pytest.approx(s, abs=tol) and res.intercept == pytest.approx(b, abs=10 * tol)
-    assert res.correction == pytest.approx((c1, c2), abs=3000 * tol) and res.order == (0.5, 1.0)
+    # measured errors: float32 9e-8 (slope), 1e-6 (intercept), 1.2e-4 (c2); float64 4e-16, 7e-16, 6e-13
+    tol_s, tol_c = (1e-10, 1e-9) if dtype == np.float64 else (1e-5, 1e-2)
+    # a fit that leaves c1, c2 to absorb part of the slope (or drops the 1/x column) fails here
+    assert res.slope == pytest.approx(s, abs=tol_s) and res.intercept == pytest.approx(b, abs=10 * tol_s)
+    assert res.correction == pytest.approx((c1, c2), abs=tol_c) and res.order == (0.5, 1.0)
     assert res.boot.shape == (400, 4) and len(res.correction_stderr) == 2
     assert res.tilt(x) == pytest.approx(abs(stats.power_law_fit(x, m).slope - s),
                                         rel=1e-6 if dtype == np.float64 else 0.05)
@@ -222,18 +224,54 @@ def test_corrected_power_law_ragged_repetitions_and_one_order_unchanged():
 
 
 def test_corrected_power_law_two_orders_stderr_matches_monte_carlo_spread():
-    # unequal repetitions R_i, two corrections: bootstrap SE of the slope vs its spread over 300 fits
+    # unequal repetitions R_i >= 16, two corrections: the bootstrap SE of the slope against its
+    # delta-method value, and the spread of the slope over 300 fits against the analytic SD
     rng = np.random.default_rng(5)
     x = np.geomspace(256, 65536, 9)
     truth = np.exp(-0.5 * np.log(x) + 6.0 * x ** -0.5 - 40.0 / x)
-    reps = np.array([64, 64, 64, 32, 16, 8, 8, 4, 4])
-    draws = lambda: [t * np.exp(0.15 * rng.standard_normal(r)) for t, r in zip(truth, reps)]  # noqa: E731
+    reps = np.array([256, 256, 128, 64, 32, 16, 16, 16, 16])
+    sigma, n_fits = 0.15, 300
+    draws = lambda: [t * np.exp(sigma * rng.standard_normal(r)) for t, r in zip(truth, reps)]  # noqa: E731
     fits = [stats.bootstrap_corrected_power_law(x, draws(), order=(0.5, 1.0), n_boot=200, seed=i)
-            for i in range(300)]
+            for i in range(n_fits)]
     slopes = np.array([f.slope for f in fits])
-    assert slopes.mean() == pytest.approx(-0.5, abs=4 * slopes.std() / np.sqrt(300) + 0.002)
-    # small R_i bias the bootstrap SE low by about sqrt((R-1)/R); 300 fits give ~4 % spread
-    assert np.mean([f.slope_stderr for f in fits]) == pytest.approx(slopes.std(), rel=0.15)
+    ses = np.array([f.slope_stderr for f in fits])
+    # delta method: log m_i = log E m_i + (m_i - E m_i)/E m_i + ..., Var(m_i)/(E m_i)^2 = v/R_i with
+    # v = e^{sigma^2} - 1 (lognormal CV^2); the slope is row 1 of P = pinv(A) applied to log m
+    P = np.linalg.pinv(np.c_[np.ones(x.size), np.log(x), x ** -0.5, 1 / x])
+    v = np.expm1(sigma ** 2)
+    sd = np.sqrt(np.sum(P[1] ** 2 * v / reps))                        # true SD of the slope, 0.0377
+    boot_sd = np.sqrt(np.sum(P[1] ** 2 * v * (reps - 1) / reps ** 2))  # bootstrap: Var* = (R-1)/R s^2/R, 0.0366
+    bias = P[1] @ (-v / (2 * reps))                                   # E log m_i - log E m_i = -v/(2 R_i)
+    # a slope shifted by more than 4 Monte Carlo s.e. (0.008) from the truth plus the log-mean bias fails
+    assert slopes.mean() == pytest.approx(-0.5 + bias, abs=4 * slopes.std(ddof=1) / np.sqrt(n_fits))
+    # mean SE 0.03640 ± 0.00025 (0.7 %) vs 0.03662: an SE 10 % off, or one missing the (R-1)/R factor
+    # (0.0377, 3 % off), fails here
+    assert ses.mean() == pytest.approx(boot_sd, rel=0.03)
+    # looser: the sample SD of 300 slopes has relative s.e. 1/sqrt(2*299) = 4.1 %; 4 s.e. = 16 %
+    # (measured ratio 0.93: an SD 15 % too large fails here; one 15 % too small would not)
+    assert slopes.std(ddof=1) == pytest.approx(sd, rel=4 / np.sqrt(2 * (n_fits - 1)))
+
+
+def test_ragged_bootstrap_resamples_each_row_within_itself():
+    # three x and one correction: A = [1, log x, x^-1/2] is square, so the bootstrap coefficients give
+    # back the bootstrap means exactly, m*_b = exp(A c*_b). Each row i must be resampled with R_i draws
+    # from itself: Var*(m*_i) = (R_i - 1)/R_i * s_i^2 / R_i (s_i^2 with ddof=1).
+    rng = np.random.default_rng(7)
+    x = np.array([4.0, 16.0, 64.0])
+    rows = [rng.uniform(1.0, 3.0, r) for r in (2, 5, 40)]
+    n_boot = 8000
+    res = stats.bootstrap_corrected_power_law(x, rows, order=0.5, n_boot=n_boot, seed=11)
+    A = np.c_[np.ones(3), np.log(x), x ** -0.5]
+    boot_m = np.exp(res.boot @ A.T)                                   # (n_boot, 3)
+    dev = boot_m - boot_m.mean(axis=0)
+    var = np.mean(dev ** 2, axis=0)
+    var_se = np.sqrt((np.mean(dev ** 4, axis=0) - var ** 2) / n_boot)   # s.e. of a variance estimate
+    expected = np.array([(r.size - 1) / r.size * r.var(ddof=1) / r.size for r in rows])
+    # draws of the wrong size, from other rows, or a variance 10 % off (here 4 s.e. <= 6.7 %) fail here
+    assert np.all(np.abs(var - expected) < 4 * var_se), (var / expected, var_se / expected)
+    # and centred on each row's own mean (a row paired with another row's data fails here)
+    assert np.all(np.abs(boot_m.mean(axis=0) - [r.mean() for r in rows]) < 4 * np.sqrt(var / n_boot))
 
 
 @pytest.mark.parametrize("kwargs,match", [
