@@ -177,7 +177,9 @@ def bootstrap_power_law(x, samples, *, n_boot: int = 400, seed: int = 0,
     ``samples`` has shape ``(len(x), R)``: R independent repetitions of the experiment at each x
     (positive values, e.g. test errors). The summary per x is the ``"median"`` or ``"mean"`` over
     repetitions; the bootstrap resamples the R repetitions with replacement, independently for each
-    x, ``n_boot`` times (NumPy generator seeded with ``seed``) and refits the slope.
+    x, ``n_boot`` times (NumPy generator seeded with ``seed``) and refits the slope. With the
+    ``"mean"`` summary the error bar has the small-sample biases stated in
+    :func:`bootstrap_corrected_power_law` (low by ``√((R − 1)/R)``).
     """
     x = np.asarray(x, dtype=float)
     m, boot = _bootstrap_summaries(x, samples, statistic, n_boot, seed)
