@@ -138,13 +138,18 @@ def _bootstrap_summaries(x, samples, statistic: str, n_boot: int, seed: int):
                          f"got {s.shape}")
     if s.shape[1] < 2:
         raise ValueError(f"samples needs at least 2 repetitions per x, got {s.shape[1]}")
+    stat = _summary_function(statistic, n_boot)
+    idx = np.random.default_rng(seed).integers(0, s.shape[1], size=(n_boot, s.shape[0], s.shape[1]))
+    return stat(s, axis=1), stat(np.take_along_axis(s[None], idx, axis=2), axis=2)
+
+
+def _summary_function(statistic, n_boot):
+    """The per-x summary (np.median or np.mean) after validating ``statistic`` and ``n_boot``."""
     if statistic not in ("median", "mean"):
         raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
     if not isinstance(n_boot, int) or n_boot < 2:
         raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
-    stat = np.median if statistic == "median" else np.mean
-    idx = np.random.default_rng(seed).integers(0, s.shape[1], size=(n_boot, s.shape[0], s.shape[1]))
-    return stat(s, axis=1), stat(np.take_along_axis(s[None], idx, axis=2), axis=2)
+    return np.median if statistic == "median" else np.mean
 
 
 def _ragged_bootstrap_summaries(x, samples, statistic, n_boot, seed):
@@ -160,11 +165,7 @@ def _ragged_bootstrap_summaries(x, samples, statistic, n_boot, seed):
                          f"got shapes {[r.shape for r in rows]}")
     if min(r.size for r in rows) < 2:
         raise ValueError(f"samples needs at least 2 repetitions per x, got {[r.size for r in rows]}")
-    if statistic not in ("median", "mean"):
-        raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
-    if not isinstance(n_boot, int) or n_boot < 2:
-        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
-    stat = np.median if statistic == "median" else np.mean
+    stat = _summary_function(statistic, n_boot)
     rng = np.random.default_rng(seed)
     boot = [stat(r[rng.integers(0, r.size, size=(n_boot, r.size))], axis=1) for r in rows]
     return np.array([stat(r) for r in rows]), np.stack(boot, axis=1)

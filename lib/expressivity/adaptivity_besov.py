@@ -77,6 +77,17 @@ __all__ = ["KERNELS", "TunedKernelRidge",
 KERNELS = {"gaussian": kernels.gaussian_kernel, "laplace": kernels.laplace_kernel}
 
 
+def _check_jumps(locations, heights):
+    """Validated jump ``locations`` in (0, 1) and ``heights`` of the same shape, as arrays."""
+    t = v.float_array(locations, "locations", ndim=1)
+    h = v.float_array(heights, "heights", ndim=1)
+    if t.shape != h.shape:
+        raise ValueError(f"heights must have the same shape as locations {t.shape}, got {h.shape}")
+    if t.shape[0] and (float(jnp.min(t)) <= 0.0 or float(jnp.max(t)) >= 1.0):
+        raise ValueError("locations must lie in (0, 1)")
+    return t, h
+
+
 def _kalman_step(m, P, r, obs, val, noise):
     """One Kalman step of the Ornstein–Uhlenbeck prior ``s' = r s + N(0, 1 − r²)``: predict, then
     update with the observation ``val`` of variance ``noise`` where ``obs`` (else no update).
@@ -250,12 +261,7 @@ def laplace_ridge_step_error_1d(xs, ys, *, locations, heights, bandwidths, lams)
                          f"{[y.shape for y in ys]}")
     if min(float(jnp.min(x)) for x in xs) < 0.0 or max(float(jnp.max(x)) for x in xs) > 1.0:
         raise ValueError("xs must lie in [0, 1]")
-    t = v.float_array(locations, "locations", ndim=1)
-    h = v.float_array(heights, "heights", ndim=1)
-    if t.shape != h.shape:
-        raise ValueError(f"heights must have the same shape as locations {t.shape}, got {h.shape}")
-    if t.shape[0] and (float(jnp.min(t)) <= 0.0 or float(jnp.max(t)) >= 1.0):
-        raise ValueError("locations must lie in (0, 1)")
+    t, h = _check_jumps(locations, heights)
     bws = _positive_grid(bandwidths, "bandwidths")
     lams = v.float_array(lams, "lams", ndim=(1, 2))
     lams = jnp.broadcast_to(lams, (len(xs), lams.shape[-1])) if lams.ndim == 1 else lams
@@ -413,12 +419,7 @@ def step_fit_l2_error(fit: StepFit, locations, heights) -> jax.Array:
     both are constant between consecutive points of ``{0, 1} ∪ fit.locations ∪ locations``, so
     the integral is ``Σ (t_{m+1} − t_m)(f̂ − f°)²((t_m + t_{m+1})/2)``. ``locations`` in ``(0, 1)``;
     returns ``(R,)``."""
-    t = v.float_array(locations, "locations", ndim=1)
-    h = v.float_array(heights, "heights", ndim=1)
-    if t.shape != h.shape:
-        raise ValueError(f"heights must have the same shape as locations {t.shape}, got {h.shape}")
-    if t.shape[0] and (float(jnp.min(t)) <= 0.0 or float(jnp.max(t)) >= 1.0):
-        raise ValueError("locations must lie in (0, 1)")
+    t, h = _check_jumps(locations, heights)
     if not isinstance(fit, StepFit):
         raise ValueError(f"fit must be a StepFit, got {type(fit).__name__}")
     dtype = fit.base.dtype
