@@ -414,6 +414,16 @@ class SpikeSweep(NamedTuple):
     alignment2: jax.Array
 
 
+def _check_draws(key, d, n_features, n_samples, reps, etas, target, noise, *, min_features):
+    """Validate the arguments shared by :func:`step_size_sweep` and :func:`step_risk_change`."""
+    etas = v.float_array(etas, "etas", ndim=1)
+    v.nonnegative(etas, "etas")
+    return (v.key(key), v.integer(d, "d", minimum=2),
+            v.integer(n_features, "n_features", minimum=min_features),
+            v.integer(n_samples, "n_samples", minimum=1), v.integer(reps, "reps", minimum=1), etas,
+            _as_function(target, "target"), v.scalar(noise, "noise", nonnegative=True))
+
+
 @partial(jax.jit, static_argnames=("d", "N", "n", "reps", "f", "activation", "rank_one", "block",
                                    "iters"))
 def _sweep(key, etas, noise, mu1, d, N, n, reps, f, activation, rank_one, block, iters):
@@ -456,15 +466,8 @@ def step_size_sweep(key, *, d: int, n_features: int, n_samples: int, etas, reps:
     :func:`leading_singular_pairs` (``block``, ``iters``). Compare the means with :func:`spike_limit`
     (``ψ₁ = n_samples/d``, ``ψ₂ = n_features/d``).
     """
-    key = v.key(key)
-    d = v.integer(d, "d", minimum=2)
-    N = v.integer(n_features, "n_features", minimum=2)
-    n = v.integer(n_samples, "n_samples", minimum=1)
-    reps = v.integer(reps, "reps", minimum=1)
-    etas = v.float_array(etas, "etas", ndim=1)
-    v.nonnegative(etas, "etas")
-    f = _as_function(target, "target")
-    noise = v.scalar(noise, "noise", nonnegative=True)
+    key, d, N, n, reps, etas, f, noise = _check_draws(key, d, n_features, n_samples, reps, etas,
+                                                      target, noise, min_features=2)
     block = v.integer(block, "block", minimum=2)
     if block > d:
         raise ValueError(f"block must be <= d = {d}, got {block}")
@@ -651,17 +654,10 @@ def step_risk_change(key, *, d: int, n_features: int, n_samples: int, n_test: in
     ``G(−a) = −G(a) + O(N^{-1/2})`` (only the residual ``y ∓ f_{W₀}`` with ``f_{W₀} = O(N^{-1/2})``
     differs), its term linear in ``η`` cancels up to that correction, draw by draw.
     """
-    key = v.key(key)
-    d = v.integer(d, "d", minimum=2)
-    N = v.integer(n_features, "n_features", minimum=1)
-    n = v.integer(n_samples, "n_samples", minimum=1)
+    key, d, N, n, reps, etas, f, noise = _check_draws(key, d, n_features, n_samples, reps, etas,
+                                                      target, noise, min_features=1)
     m = v.integer(n_test, "n_test", minimum=1)
-    reps = v.integer(reps, "reps", minimum=1)
-    etas = v.float_array(etas, "etas", ndim=1)
-    v.nonnegative(etas, "etas")
     ridge = v.scalar(ridge, "ridge", positive=True)
-    f = _as_function(target, "target")
-    noise = v.scalar(noise, "noise", nonnegative=True)
     activations.activation_fn(activation)
     out = _risk_change(key, etas, jnp.asarray(ridge, etas.dtype), jnp.asarray(noise, etas.dtype),
                        d, N, n, m, reps, f, activation)
