@@ -57,7 +57,8 @@ def relu_units(X, V) -> jax.Array:
 
 
 @jax.jit
-def _nested(Phi, y, Phi_test, y_test, ridge):
+def _nested(Phi, Y, Phi_test, Y_test, ridge):
+    """Error curves ``(T, M)`` of the T target columns of ``Y`` ``(n, T)`` and ``Y_test``."""
     sq = jnp.sum(Phi * Phi, axis=0)
     zero = sq == 0                                          # e.g. a ReLU unit never active
     scale = jnp.where(zero, 0.0, 1.0 / jnp.sqrt(jnp.where(zero, 1.0, sq)))
@@ -66,10 +67,14 @@ def _nested(Phi, y, Phi_test, y_test, ridge):
     # a zero column gets a unit diagonal (and coefficient 0): the factorization stays defined
     diag = ridge * jnp.trace(G) + zero.astype(G.dtype)
     L = jnp.linalg.cholesky(G + jnp.diag(diag))
-    c = jax.scipy.linalg.solve_triangular(L, Phi.T @ y, lower=True)
+    c = jax.scipy.linalg.solve_triangular(L, Phi.T @ Y, lower=True)       # (M, T)
     Psi_t = jax.scipy.linalg.solve_triangular(L, Phi_test.T, lower=True)   # (M, n_test) = Ψᵀ
-    pred = jnp.cumsum(Psi_t * c[:, None], axis=0)                          # row m-1: fit on m
-    return jnp.sqrt(jnp.mean((pred - y_test) ** 2, axis=1) / jnp.mean(y_test ** 2))
+
+    def curve(c_t, y_t):                                   # one target: row m-1 is the fit on m
+        pred = jnp.cumsum(Psi_t * c_t[:, None], axis=0)
+        return jnp.sqrt(jnp.mean((pred - y_t) ** 2, axis=1) / jnp.mean(y_t ** 2))
+
+    return jax.lax.map(lambda t: curve(*t), (c.T, Y_test.T))
 
 
 def nested_least_squares(Phi_train, y_train, Phi_test, y_test, *, ridge: float = 1e-6
@@ -77,7 +82,9 @@ def nested_least_squares(Phi_train, y_train, Phi_test, y_test, *, ridge: float =
     """Relative test errors of least squares on the first m features, for m = 1, …, M.
 
     ``Phi_train`` ``(n, M)`` and ``Phi_test`` ``(n_test, M)`` are feature matrices with the same
-    columns, ``y_train`` ``(n,)``, ``y_test`` ``(n_test,)``. Entry ``m − 1`` of the result is
+    columns, ``y_train`` ``(n,)``, ``y_test`` ``(n_test,)``; or ``(n, T)`` and ``(n_test, T)`` for T
+    targets fitted on the same features (one factorization for all; the result is then ``(T, M)``,
+    row t the curve of target column t). Entry ``m − 1`` of the result is
 
         ‖Φ_test[:, :m] â_m − y_test‖ / ‖y_test‖,
         â_m = argmin_a ‖y_train − Φ_train[:, :m] a‖² + λ Σ_k ‖Φ_train[:, k]‖² a_k²,
@@ -90,13 +97,18 @@ def nested_least_squares(Phi_train, y_train, Phi_test, y_test, *, ridge: float =
     ``ridge=0`` is exact least squares when ``Phi_train`` has full column rank. Computed with one
     Cholesky factorization (see the module docstring); a column of zeros gets coefficient 0.
     """
-    Phi, y = v.samples(Phi_train, y_train, "Phi_train", "y_train")
-    Phi_t, y_t = v.samples(Phi_test, y_test, "Phi_test", "y_test")
+    Phi, y = v.samples(Phi_train, y_train, "Phi_train", "y_train", y_ndim=(1, 2))
+    Phi_t, y_t = v.samples(Phi_test, y_test, "Phi_test", "y_test", y_ndim=(1, 2))
     v.same_dim(Phi, Phi_t, "Phi_train", "Phi_test", axis=1)
+    if y.ndim != y_t.ndim or (y.ndim == 2 and y.shape[1] != y_t.shape[1]):
+        raise ValueError(f"y_train and y_test must hold the same number of targets, got shapes "
+                         f"{y.shape} and {y_t.shape}")
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
     dtype = jnp.result_type(Phi.dtype, Phi_t.dtype, y.dtype, y_t.dtype)
-    return _nested(Phi.astype(dtype), y.astype(dtype), Phi_t.astype(dtype), y_t.astype(dtype),
+    errs = _nested(Phi.astype(dtype), y.reshape(y.shape[0], -1).astype(dtype),
+                   Phi_t.astype(dtype), y_t.reshape(y_t.shape[0], -1).astype(dtype),
                    jnp.asarray(ridge, dtype))
+    return errs if y.ndim == 2 else errs[0]
 
 
 def first_below(errors, eps: float) -> int | None:
@@ -129,8 +141,8 @@ def _sphere_curve(key, d, V_target, a_target, V_features, ridge, *, n_train, n_t
         return jnp.concatenate([x, jnp.ones((n, 1), x.dtype)], axis=1)
 
     X, X_test = inputs(k_train, n_train), inputs(k_test, n_test)
-    y = jax.nn.relu(X @ V_target.T) @ a_target
-    y_test = jax.nn.relu(X_test @ V_target.T) @ a_target
+    y = jax.nn.relu(X @ V_target.T) @ a_target.T                  # (n, T)
+    y_test = jax.nn.relu(X_test @ V_target.T) @ a_target.T
     # ridgeless.random_features divides by sqrt(width + 1): irrelevant, _nested normalizes columns
     return _nested(ridgeless.random_features(X, V_features), y,
                    ridgeless.random_features(X_test, V_features), y_test, ridge)
@@ -150,9 +162,11 @@ def sphere_feature_curve(key, target_units, feature_units, *, target_weights=Non
     Inputs are uniform on the sphere ``S^{d−1}``. The target is the two-layer network
     ``f*(x) = Σ_k a_k relu(⟨v*_k, x̃⟩)`` with ``target_units`` ``(K, d + 1)`` (bias last) and
     ``target_weights`` ``a`` ``(K,)`` (default: all ``1/K``, the average of the units; K = 1 is a
-    single neuron). The features are ``relu(⟨v_j, x̃⟩)`` with ``feature_units`` ``(M, d + 1)``.
-    ``n_train`` training and ``n_test`` test inputs are drawn from ``key`` and the curve of
-    :func:`nested_least_squares` is returned (relative test errors, shape ``(M,)``).
+    single neuron); weights ``(T, K)`` give T targets ``f*_t = Σ_k a_{tk} relu(⟨v*_k, x̃⟩)``, fitted
+    on the same inputs and features with one factorization. The features are ``relu(⟨v_j, x̃⟩)``
+    with ``feature_units`` ``(M, d + 1)``. ``n_train`` training and ``n_test`` test inputs are drawn
+    from ``key`` and the curve of :func:`nested_least_squares` is returned (relative test errors,
+    shape ``(M,)``, or ``(T, M)`` for weights ``(T, K)``).
     Internally the inputs live in a zero-padded dimension (a multiple of 8), so calls with
     different d but equal K, M, n_train, n_test reuse one compiled kernel.
     """
@@ -163,17 +177,21 @@ def sphere_feature_curve(key, target_units, feature_units, *, target_weights=Non
     if target_weights is None:
         a = jnp.full((Vt.shape[0],), 1.0 / Vt.shape[0], Vt.dtype)
     else:
-        a = v.float_array(target_weights, "target_weights", ndim=1)
-        v.same_dim(Vt, a, "target_units", "target_weights", axis=0)
+        a = v.float_array(target_weights, "target_weights", ndim=(1, 2))
+        if a.shape[-1] != Vt.shape[0]:
+            raise ValueError(f"target_weights must have one weight per row of target_units "
+                             f"({Vt.shape[0]}) along its last axis, got shape {a.shape}")
     n_train = v.integer(n_train, "n_train", minimum=1)
     n_test = v.integer(n_test, "n_test", minimum=1)
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
     d = Vt.shape[1] - 1
     width = _padded_width(d)
     dtype = jnp.result_type(Vt.dtype, Vf.dtype, a.dtype)
-    return _sphere_curve(key, d, _pad_units(Vt.astype(dtype), d, width), a.astype(dtype),
+    errs = _sphere_curve(key, d, _pad_units(Vt.astype(dtype), d, width),
+                         a.reshape(-1, Vt.shape[0]).astype(dtype),
                          _pad_units(Vf.astype(dtype), d, width), jnp.asarray(ridge, dtype),
                          n_train=n_train, n_test=n_test)
+    return errs if a.ndim == 2 else errs[0]
 
 
 class FeaturesNeeded(NamedTuple):

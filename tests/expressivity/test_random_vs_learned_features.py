@@ -58,6 +58,16 @@ def test_nested_float32_survives_duplicate_columns():
     assert float(errs[-1]) == pytest.approx(half, rel=0.02)
 
 
+def test_nested_several_targets_equal_separate_curves():
+    Phi, y, Phi_t, y_t = _problem(jax.random.key(3))
+    Y, Y_t = jnp.stack([y, y ** 3 - 1.0], axis=1), jnp.stack([y_t, y_t ** 3 - 1.0], axis=1)
+    both = features.nested_least_squares(Phi, Y, Phi_t, Y_t, ridge=1e-9)
+    assert both.shape == (2, Phi.shape[1])
+    for t in range(2):
+        one = features.nested_least_squares(Phi, Y[:, t], Phi_t, Y_t[:, t], ridge=1e-9)
+        np.testing.assert_allclose(both[t], one, rtol=1e-10)
+
+
 def test_first_below():
     e = np.array([1.0, 0.5, 0.3, 0.31, 0.1])
     assert features.first_below(e, 0.3) == 3
@@ -78,6 +88,15 @@ def test_sphere_feature_curve_single_neuron_is_exact_with_its_own_unit():
                                           target_weights=jnp.array([1.0, 0, 0, 0]),
                                           n_train=500, n_test=300, ridge=0.0)
     np.testing.assert_allclose(errs2, errs, atol=1e-9)
+    # two targets on the same inputs and features: the curves of the separate calls
+    a = jnp.array([[1.0, 0, 0, 0], [0.25, -1.0, 0.5, 2.0]])
+    both = features.sphere_feature_curve(jax.random.key(6), pad, others, target_weights=a,
+                                         n_train=500, n_test=300, ridge=1e-12)
+    assert both.shape == (2, others.shape[0])
+    for t in range(2):
+        one = features.sphere_feature_curve(jax.random.key(6), pad, others, target_weights=a[t],
+                                            n_train=500, n_test=300, ridge=1e-12)
+        np.testing.assert_allclose(both[t], one, rtol=1e-10)
 
 
 def test_features_needed_monotone_in_eps_and_none_when_unreachable():
@@ -128,6 +147,8 @@ def test_train_two_layer_separate_runs_equal_batched_runs():
                                            jnp.ones(3)), "Phi_train and Phi_test"),
     (lambda: features.nested_least_squares(jnp.ones((5, 2)), jnp.ones(5), jnp.ones((3, 2)),
                                            jnp.ones(3), ridge=-1.0), "ridge"),
+    (lambda: features.nested_least_squares(jnp.ones((5, 2)), jnp.ones((5, 2)), jnp.ones((3, 2)),
+                                           jnp.ones((3, 3))), "same number of targets"),
     (lambda: features.first_below([0.1, jnp.nan], 0.2), "errors"),
     (lambda: features.first_below([0.1], 0.0), "eps"),
     (lambda: features.relu_units(jnp.ones((4, 2)), jnp.ones((3, 2))), "V"),
