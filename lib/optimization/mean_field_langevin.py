@@ -25,11 +25,18 @@ A bounded mean-field neuron
 :func:`bounded_two_layer_drift` is the MFLD drift of the network ``f_μ(x) = ∫ R tanh(a) tanh(wᵀx) dμ``,
 whose neuron is bounded by ``R`` — the setting in which the proximal Gibbs measures satisfy a
 uniform log-Sobolev inequality by Holley–Stroock.
+
+Stationary moments of the simulated chain
+-----------------------------------------
+:func:`stationary_second_moment` time-averages ``(1/N) Σ x_i²`` over a run with control variates
+(:func:`one_step_moment_drifts`) whose mean is exactly zero under the stationary law of the
+discretized chain itself, for any ``N`` and step size.
 """
 from __future__ import annotations
 
 import dataclasses
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +47,8 @@ from .. import kernels
 
 __all__ = ["quadratic_mean_field_drift", "QuadraticMeanFieldDrift", "quadratic_mean_field_gap",
            "quadratic_mean_field_floor", "mmd2", "mmd_drift", "MMDDrift", "mmd_gibbs_density_1d",
-           "bounded_two_layer_output", "bounded_two_layer_drift", "BoundedTwoLayerDrift"]
+           "bounded_two_layer_output", "bounded_two_layer_drift", "BoundedTwoLayerDrift",
+           "one_step_moment_drifts", "StationaryMoment", "stationary_second_moment"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -366,3 +374,99 @@ def bounded_two_layer_drift(X, y, *, amplitude, reg, weights=None) -> BoundedTwo
         q = q.astype(dtype)
     return BoundedTwoLayerDrift(X.astype(dtype), y.astype(dtype), q, jnp.asarray(R, dtype),
                                 jnp.asarray(reg, dtype))
+
+
+# ------------------------------------------------------------------------------------------------
+# stationary moments of a simulated chain, with zero-mean control variates
+# ------------------------------------------------------------------------------------------------
+
+def one_step_moment_drifts(particles, drift_values, *, step_size, temperature) -> np.ndarray:
+    """One-step drifts ``h_k = (E[φ_k(X') | X] − φ_k(X))/η`` of ``φ_k(X) = (1/N) Σ_i x_i^k``,
+    ``k = 2, 4``, for the chain ``X' = X − ηG(X) + √(2ηλ) ξ`` of :func:`lib.mfld.simulate`
+    (``ξ ~ N(0, I)``; scalar particles ``x_i``). With ``y_i = x_i − ηG_i`` and ``s² = 2ηλ``,
+
+        E[x_i'² | X] = y_i² + s²,     E[x_i'⁴ | X] = y_i⁴ + 6 s² y_i² + 3 s⁴.
+
+    Since the chain's stationary law is invariant under one step, ``E h_k = 0`` exactly under it,
+    for any ``N`` and ``η`` (the identity ``E[Pφ − φ] = 0``, ``P`` the transition operator, needs
+    stationarity only, not reversibility). ``particles`` and ``drift_values`` (``G`` at the
+    particles) have the same shape ``(..., N)``; returns ``(..., 2)`` = ``(h₂, h₄)`` in float64
+    NumPy (host), whatever the input dtype.
+    """
+    x = np.asarray(v.float_array(particles, "particles"), np.float64)
+    g = np.asarray(v.float_array(drift_values, "drift_values"), np.float64)
+    if x.ndim < 1 or g.shape != x.shape:
+        raise ValueError(f"drift_values must have the shape of particles {x.shape}, got {g.shape}")
+    eta = v.scalar(step_size, "step_size", positive=True)
+    lam = v.scalar(temperature, "temperature", positive=True)
+    y, s2 = x - eta * g, 2 * eta * lam
+    return np.stack([(y ** 2 + s2 - x ** 2).mean(axis=-1),
+                     (y ** 4 + 6 * s2 * y ** 2 + 3 * s2 ** 2 - x ** 4).mean(axis=-1)], axis=-1) / eta
+
+
+@jax.jit
+def _drift_records_dynamic(drift, traj):
+    return jax.lax.map(lambda x: drift(x[:, None])[:, 0], traj)
+
+
+@partial(jax.jit, static_argnames="drift")
+def _drift_records_static(drift, traj):
+    return jax.lax.map(lambda x: drift(x[:, None])[:, 0], traj)
+
+
+class StationaryMoment(NamedTuple):
+    """What :func:`stationary_second_moment` returns: the control-variate estimate ``mean`` of the
+    stationary ``E (1/N) Σ_i x_i²`` and its overlapping-batch-means standard error ``stderr``."""
+    mean: float
+    stderr: float
+
+
+def stationary_second_moment(traj, drift, *, step_size, temperature, discard: float = 0.1,
+                             n_windows: int = 10) -> StationaryMoment:
+    """Time average of ``φ(X) = (1/N) Σ_i x_i²`` over a recorded run of :func:`lib.mfld.simulate`
+    with scalar particles, with zero-mean control variates, and its standard error.
+
+    ``traj`` ``(S, N)``: the records (``traj[:, :, 0]`` of the simulator's output); the first
+    ``⌊discard·S⌋`` are dropped as burn-in, leaving ``n``. ``drift`` is the simulated drift
+    ``G``, a callable ``(N, 1) → (N, 1)`` (a pytree such as :class:`MMDDrift` or any hashable
+    function), evaluated at every kept record in ``traj``'s dtype under ``jax.jit``. With
+    ``h = (h₂, h₄)`` of :func:`one_step_moment_drifts` (exactly zero-mean under the stationary law
+    of the chain, for any ``N`` and step ``η``), the estimate is the mean of
+
+        z_t = φ(X_t) − β̂ᵀ h(X_t),     β̂ = least-squares coefficient of φ on h (both centred),
+
+    which has the same mean as ``φ`` for a fixed ``β``; fitting ``β̂`` on the same series adds a bias
+    of order ``1/n_eff``. Its variance is small when ``φ`` nearly solves the Poisson equation of
+    the dynamics (for a linear drift ``h₂`` is affine in ``φ`` and ``z`` is constant). Standard
+    error by overlapping batch means over all ``n − b + 1`` windows of ``b = ⌊n/n_windows⌋``
+    records: ``σ̂² = n b Σ_j (z̄_j − z̄)² / ((n − b)(n − b + 1))``, ``stderr = √(σ̂²/n)`` (the batch
+    length of ``n_windows`` disjoint batches, about 2/3 of their variance of the variance
+    estimate; the windows must be several correlation times long). Statistics in float64 NumPy.
+    """
+    traj = v.float_array(traj, "traj", ndim=2)
+    if not callable(drift):
+        raise ValueError(f"drift must be a callable (N, 1) -> (N, 1), got {drift!r}")
+    eta = v.scalar(step_size, "step_size", positive=True)
+    lam = v.scalar(temperature, "temperature", positive=True)
+    discard = v.scalar(discard, "discard", nonnegative=True, upper=0.9)
+    n_windows = v.integer(n_windows, "n_windows", minimum=2)
+    x = np.asarray(traj[int(np.floor(traj.shape[0] * discard + 1e-9)):], np.float64)
+    n = x.shape[0]
+    if n < 2 * n_windows:
+        raise ValueError(f"traj must keep at least 2·n_windows = {2 * n_windows} records after the "
+                         f"burn-in, got {n}")
+    leaves = jax.tree_util.tree_leaves(drift)
+    opaque = len(leaves) == 1 and leaves[0] is drift             # not a pytree: a static argument
+    records = _drift_records_static if opaque else _drift_records_dynamic
+    g = np.asarray(records(drift, jnp.asarray(x, traj.dtype)), np.float64)
+    if g.shape != x.shape:
+        raise ValueError(f"drift must map (N, 1) particles to (N, 1), got shape {g.shape[1:]}")
+    h = one_step_moment_drifts(x, g, step_size=eta, temperature=lam)
+    second = (x ** 2).mean(axis=1)
+    beta = np.linalg.lstsq(h - h.mean(axis=0), second - second.mean(), rcond=None)[0]
+    z = second - h @ beta
+    b = n // n_windows
+    csum = np.concatenate([[0.0], np.cumsum(z - z.mean())])
+    window_dev = (csum[b:] - csum[:-b]) / b                      # z̄_j − z̄ for all n − b + 1 windows
+    var_obm = n * b * np.sum(window_dev ** 2) / ((n - b) * (n - b + 1))
+    return StationaryMoment(float(z.mean()), float(np.sqrt(var_obm / n)))
