@@ -572,9 +572,24 @@ def _mask(mask, shape, name):
     return mask
 
 
+def _in_dims(in_dims, x, x_val):
+    """The (k,) input dimensions of the nets (all ``d`` when ``in_dims`` is None); the columns of
+    net i's inputs beyond ``in_dims[i]`` must be zero padding."""
+    k, d = x.shape[0], x.shape[2]
+    if in_dims is None:
+        return [d] * k
+    dims = [v.integer(m, f"in_dims[{i}]", minimum=1) for i, m in enumerate(in_dims)]
+    if len(dims) != k or max(dims) > d:
+        raise ValueError(f"in_dims must list k = {k} dimensions, each at most d = {d}, got {in_dims}")
+    for i, m in enumerate(dims):
+        if np.any(np.asarray(x[i][:, m:]) != 0) or np.any(np.asarray(x_val[i][:, m:]) != 0):
+            raise ValueError(f"in_dims: the columns {m}.. of x[{i}] and x_val[{i}] must be 0 (padding)")
+    return dims
+
+
 def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, step_size,
                   record_every: int = 100, weight_decay: float = 0.0, mask=None,
-                  val_mask=None) -> NetFit:
+                  val_mask=None, in_dims=None) -> NetFit:
     """Train k ReLU MLPs ``[d, *hidden, 1]``, net i on data set i, by full-batch Adam on the
     squared loss, and early-stop each at its best validation checkpoint.
 
@@ -593,6 +608,13 @@ def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, ste
     ``record_every`` steps; only the selected and the final parameters are evaluated at
     ``x_query``. ``step_size`` is a float or a schedule ``t ↦ η_t``; ``n_steps`` must be a
     multiple of ``record_every``. For an ensemble on one data set, repeat it k times.
+
+    Inputs of several dimensions share one compilation the same way: pad them with zero columns to
+    a common ``d`` and pass ``in_dims`` ``(k,)``, net i's true dimension ``d_i``. Net i then starts
+    from :func:`init_through_data` ``(fold_in(key, i), [d_i, *hidden, 1], …)`` on its first ``d_i``
+    columns, with first-layer weights 0 on the padded columns; their gradient (and weight decay)
+    is 0 there, so they stay 0 and net i follows exactly its unpadded run. Its predictions at a
+    query ``z`` depend only on ``z[:d_i]`` (pad queries with zeros too).
     """
     key = v.key(key)
     x, y = _data_sets(x, y, "x", "y")
@@ -612,7 +634,12 @@ def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, ste
     dtype = jnp.result_type(x.dtype, y.dtype)
     widths = [x.shape[2], *hidden, 1]
     real = np.asarray(mask, dtype=bool)
-    inits = [init_through_data(jax.random.fold_in(key, i), widths, x[i][real[i]]) for i in range(k)]
+    dims = _in_dims(in_dims, x, x_val)
+    inits = []
+    for i, m in enumerate(dims):
+        (W0, b0), *rest = init_through_data(jax.random.fold_in(key, i), [m, *widths[1:]],
+                                            x[i][real[i]][:, :m])
+        inits.append([(jnp.pad(W0, ((0, widths[0] - m), (0, 0))), b0), *rest])
     params = jax.tree_util.tree_map(lambda *l: jnp.stack(l).astype(dtype), *inits)
 
     weight_decay = v.scalar(weight_decay, "weight_decay", nonnegative=True)

@@ -144,6 +144,30 @@ def test_fit_relu_nets_padded_with_mask_equals_unpadded_run():
     np.testing.assert_allclose(overflow.pred, small.pred, rtol=1e-10, atol=1e-12)
 
 
+def test_fit_relu_nets_zero_padded_inputs_with_in_dims_equal_unpadded_runs():
+    rng = np.random.default_rng(5)
+    dims = [1, 3, 2]
+    x_full, xv_full = (jnp.asarray(rng.uniform(-1, 1, size=(3, m, 3))) for m in (30, 10))
+    keep = lambda a: a * (np.arange(3)[None, None, :] < np.array(dims)[:, None, None])  # noqa: E731
+    x, xv = keep(x_full), keep(xv_full)                      # net i sees d_i columns, zeros after
+    y, yv = jnp.sin(x_full.sum(axis=2)), jnp.sin(xv_full.sum(axis=2))
+    xq = jnp.asarray(rng.uniform(-1, 1, size=(7, 3)))
+    kw = dict(hidden=[8, 8], n_steps=200, step_size=es.cosine_schedule(1e-2, 200), record_every=20,
+              weight_decay=1e-3)
+    padded = es.fit_relu_nets(jax.random.key(4), x, y, xv, yv, xq, in_dims=dims, **kw)
+    for m in sorted(set(dims)):
+        # net i of a run on the first m columns of every set has net i's key and init
+        alone = es.fit_relu_nets(jax.random.key(4), x_full[:, :, :m], y, xv_full[:, :, :m], yv,
+                                 xq[:, :m], **kw)
+        for i in np.flatnonzero(np.array(dims) == m):
+            np.testing.assert_allclose(padded.pred[i], alone.pred[i], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(padded.val_mse[:, i], alone.val_mse[:, i], rtol=1e-9)
+    with pytest.raises(ValueError, match="in_dims"):
+        es.fit_relu_nets(jax.random.key(4), x_full, y, xv_full, yv, xq, in_dims=dims, **kw)
+    with pytest.raises(ValueError, match="in_dims"):
+        es.fit_relu_nets(jax.random.key(4), x, y, xv, yv, xq, in_dims=[1, 4, 2], **kw)
+
+
 def test_fit_relu_nets_mask_validation():
     x, y = _regression_sets(2, 10)
     xq = jnp.zeros((3, 1))
