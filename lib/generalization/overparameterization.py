@@ -137,17 +137,36 @@ class TwoLayerNets(NamedTuple):
     train_loss: jax.Array
 
 
-def _symmetric_init(key, d, width, dtype):
-    """NTK-parameterized weights with the second half of the units a copy of the first half with
-    negated output weights, so that the network is identically zero at initialization."""
-    (W0, _), (W1, _) = nets.init_mlp(key, [d, width // 2, 1], parameterization="ntk")
-    return [(jnp.concatenate([W0, W0], axis=1).astype(dtype), jnp.zeros((width,), dtype)),
-            (jnp.concatenate([W1, -W1], axis=0).astype(dtype), jnp.zeros((1,), dtype))]
+@partial(jax.jit, static_argnames=("d", "widths", "sizes", "dtype"))
+def _symmetric_init(keys, *, d, widths, sizes, dtype):
+    """NTK-parameterized weights for a group of configurations, one net per key: ``sizes[c]``
+    nets of width ``widths[c]`` for configuration c, each with the second half of its units a
+    copy of the first half with negated output weights (so that the network is identically zero
+    at initialization), followed by ``max(widths) − widths[c]`` all-zero units."""
+    padded = max(widths)
+
+    def one(key, width):
+        (W0, _), (W1, _) = nets.init_mlp(key, [d, width // 2, 1], parameterization="ntk")
+        zeros = padded - width
+        W0 = jnp.concatenate([W0, W0, jnp.zeros((d, zeros), W0.dtype)], axis=1)
+        W1 = jnp.concatenate([W1, -W1, jnp.zeros((zeros, 1), W1.dtype)], axis=0)
+        return [(W0.astype(dtype), jnp.zeros((padded,), dtype)),
+                (W1.astype(dtype), jnp.zeros((1,), dtype))]
+
+    starts = np.cumsum((0,) + sizes)
+    parts = [jax.vmap(lambda k, h=h: one(k, h))(keys[s:s + R])
+             for h, s, R in zip(widths, starts, sizes)]
+    return jax.tree_util.tree_map(lambda *leaves: jnp.concatenate(leaves, axis=0), *parts)
 
 
-def _effective(p):
-    (W0, _), (W1, _) = p
-    return W0.T / jnp.sqrt(W0.shape[0]), W1[:, 0] / jnp.sqrt(W1.shape[0])
+@partial(jax.jit, static_argnames=("widths", "sizes"))
+def _effective(params, *, widths, sizes):
+    """Per configuration c, the effective weights ``U = W0ᵀ/√d``, ``v = a/√h`` (shapes
+    ``(R_c, h, d)``, ``(R_c, h)``) of the first ``h = widths[c]`` units of its ``sizes[c]`` nets."""
+    (W0, _), (W1, _) = params
+    starts = np.cumsum((0,) + sizes)
+    return [(jnp.swapaxes(W0[s:s + R, :, :h], 1, 2) / jnp.sqrt(W0.shape[1]),
+             W1[s:s + R, :h, 0] / jnp.sqrt(h)) for h, s, R in zip(widths, starts, sizes)]
 
 
 def _as_list(x):
@@ -155,7 +174,8 @@ def _as_list(x):
 
 
 def train_two_layer(key, X, y, *, width, n_steps: int, step_size: float,
-                    momentum: float = 0.9, record_every: int | None = None):
+                    momentum: float = 0.9, record_every: int | None = None,
+                    max_padding: float = 8.0):
     """Train two-layer ReLU nets on the squared loss, many configurations in one compiled run.
 
     A *configuration* is a batch of R data sets ``X`` ``(R, n, d)``, ``y`` ``(R, n)`` (or
@@ -168,11 +188,21 @@ def train_two_layer(key, X, y, *, width, n_steps: int, step_size: float,
     ``f(x) = (1/√h) Σ_j a_j relu(w_jᵀx/√d)``, started from a *symmetric* draw (key
     ``fold_in(fold_in(key, c), r)`` for configuration c): units ``j`` and ``j + h/2`` share
     ``w_j ~ N(0, I_d)`` and have output weights ``±a_j``, ``a_j ~ N(0, 1)``, so ``f ≡ 0`` at
-    initialization while the weights are random. The R nets of a configuration are trained at once
-    by :func:`lib.nets.train_ensemble` (one call per configuration, compiled once per shape) by
-    full-batch heavy-ball gradient descent (``optimizer="momentum"``, or plain ``"gd"`` for
-    ``momentum=0``) on their mean squared errors ``(1/n) Σ_i (f(x_i) − y_i)²``; every net follows
+    initialization while the weights are random. It is trained by full-batch heavy-ball gradient
+    descent (``optimizer="momentum"`` of :func:`lib.nets.train_ensemble`, or plain ``"gd"`` for
+    ``momentum=0``) on its mean squared error ``(1/n) Σ_i (f(x_i) − y_i)²``; every net follows
     exactly the iterates of its own run. Widths must be even.
+
+    Configurations whose data have the same ``(n, d)`` and dtype and whose widths differ by at
+    most the factor ``max_padding`` are trained in *one* call of :func:`lib.nets.train_ensemble`
+    (compiled once; the widest configuration opens a group, which takes every narrower one down
+    to width ``H / max_padding``; ``max_padding=1`` trains each width separately). Each net is
+    padded to the largest width H of its group with ``H − h`` units whose weights are all zero, and its output is multiplied by
+    ``√(H/h)`` so that it is the width-h net ``(1/√h) Σ_{j≤h} …``. A zero unit contributes
+    ``a_j relu(0) = 0`` to f and receives the gradients ``relu(w_jᵀx/√d) = 0`` (for ``a_j``) and
+    ``a_j (…) = 0`` (for ``w_j``), so it stays zero and the padded net follows the iterates of
+    the width-h net (up to floating-point rounding of the longer sums; bit-identical when
+    ``h = H``).
 
     Returns :class:`TwoLayerNets` (a list of them, one per configuration, when any argument is a
     list) with the effective weights ``U = Wᵀ/√d``, ``v = a/√h`` (``f(x) = vᵀ relu(U x)``) at the
@@ -194,7 +224,10 @@ def train_two_layer(key, X, y, *, width, n_steps: int, step_size: float,
         raise ValueError(f"momentum must be < 1, got {momentum}")
     record_every = n_steps if record_every is None else v.integer(record_every, "record_every",
                                                                   minimum=1)
-    out = []
+    max_padding = v.scalar(max_padding, "max_padding")
+    if max_padding < 1:
+        raise ValueError(f"max_padding must be >= 1, got {max_padding}")
+    configs, groups = [], {}
     for c in range(C):
         Xc = v.float_array(Xs[c], "X", ndim=(2, 3))
         yc = v.float_array(ys[c], "y", ndim=(1, 2))
@@ -206,23 +239,44 @@ def train_two_layer(key, X, y, *, width, n_steps: int, step_size: float,
         if h % 2:
             raise ValueError(f"width must be even (symmetric initialization), got {h}")
         dtype = jnp.result_type(Xc.dtype, yc.dtype)
-        kc = jax.random.fold_in(key, c)
-        keys = jax.vmap(lambda r: jax.random.fold_in(kc, r))(jnp.arange(Xc.shape[0]))
-        p0 = jax.vmap(lambda k: _symmetric_init(k, Xc.shape[2], h, dtype))(keys)
-        res = nets.train_ensemble(_mse, p0, data=(Xc.astype(dtype), yc.astype(dtype)),
+        configs.append((Xc.astype(dtype), yc.astype(dtype), h))
+        groups.setdefault((Xc.shape[1:], dtype), []).append(c)
+    runs = []                 # (dtype, configurations trained in one call), widest first
+    for (_, dtype), members in groups.items():
+        for c in sorted(members, key=lambda c: -configs[c][2]):
+            if runs and runs[-1][0] == dtype and runs[-1][2] == configs[c][0].shape[1:] \
+                    and configs[runs[-1][1][0]][2] <= max_padding * configs[c][2]:
+                runs[-1][1].append(c)
+            else:
+                runs.append((dtype, [c], configs[c][0].shape[1:]))
+    out = [None] * C
+    for dtype, members, _ in runs:
+        widths = tuple(configs[c][2] for c in members)
+        sizes = tuple(configs[c][0].shape[0] for c in members)
+        keys = jnp.concatenate([jax.vmap(lambda r, c=c: jax.random.fold_in(
+            jax.random.fold_in(key, c), r))(jnp.arange(R)) for c, R in zip(members, sizes)])
+        p0 = _symmetric_init(keys, d=configs[members[0]][0].shape[2], widths=widths, sizes=sizes,
+                             dtype=dtype)
+        scale = np.repeat([math.sqrt(max(widths) / h) for h in widths], sizes)
+        data = tuple(jnp.concatenate([configs[c][i] for c in members]) for i in (0, 1))
+        res = nets.train_ensemble(_mse, p0, data=data + (jnp.asarray(scale, dtype),),
                                   n_steps=n_steps, step_size=step_size,
                                   optimizer="momentum" if momentum > 0 else "gd",
                                   momentum=momentum, record_every=record_every)
-        U, vout = jax.vmap(_effective)(res.params)
-        U0, v0 = jax.vmap(_effective)(p0)
-        out.append(TwoLayerNets(U, vout, U0, v0, res.history))
+        starts = np.cumsum((0,) + sizes)
+        final = _effective(res.params, widths=widths, sizes=sizes)
+        initial = _effective(p0, widths=widths, sizes=sizes)
+        for c, s, R, (U, vout), (U0, v0) in zip(members, starts, sizes, final, initial):
+            out[c] = TwoLayerNets(U, vout, U0, v0, res.history[s:s + R])
     return out if listed else out[0]
 
 
 def _mse(params, data):
-    """``(1/n) Σ_i (f(x_i) − y_i)²`` of one bias-free NTK-parameterized net on its data set."""
-    X, y = data
-    return jnp.mean((nets.apply_mlp(params, X, parameterization="ntk")[:, 0] - y) ** 2)
+    """``(1/n) Σ_i (f(x_i) − y_i)²`` of one bias-free NTK-parameterized net on its data set, its
+    output multiplied by ``scale`` = √(padded width / width) (1 for an unpadded net)."""
+    X, y, scale = data
+    f = nets.apply_mlp(params, X, parameterization="ntk")[:, 0] * scale
+    return jnp.mean((f - y) ** 2)
 
 
 BOUND_NAMES = ("vc", "bartlett2017", "neyshabur2018", "neyshabur2015", "golowich2018",

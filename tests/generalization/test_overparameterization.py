@@ -158,6 +158,27 @@ def test_train_two_layer():
         assert np.all(r.train_loss[:, -1] < 0.5)                          # it learned (start: 1)
 
 
+@pytest.mark.parametrize("dtype, rtol", [(jnp.float64, 1e-10), (jnp.float32, 1e-4)])
+def test_train_two_layer_padded_widths_equal_separate_runs(dtype, rtol):
+    """Narrow nets trained in one call padded with zero units to the widest width (max_padding 8)
+    follow the iterates of the same nets trained alone (max_padding 1: one call per width), in
+    float32 and float64; widths beyond the padding factor go to a second call."""
+    rng = np.random.default_rng(6)
+    X = jnp.asarray(rng.standard_normal((2, 10, 3)), dtype)
+    y = jnp.sign(X[..., 0])
+    key = jax.random.key(7)
+    kw = dict(n_steps=150, step_size=0.5, record_every=50)
+    padded = complexity.train_two_layer(key, X, y, width=[2, 16, 4, 32], **kw)
+    alone = complexity.train_two_layer(key, X, y, width=[2, 16, 4, 32], max_padding=1, **kw)
+    for p, a, h in zip(padded, alone, (2, 16, 4, 32)):
+        assert p.U.dtype == dtype and p.U.shape == (2, h, 3) and p.v.shape == (2, h)
+        np.testing.assert_allclose(p.U0, a.U0, rtol=0, atol=0)            # the same draws
+        np.testing.assert_allclose(p.v0, a.v0, rtol=0, atol=0)
+        for got, want in ((p.U, a.U), (p.v, a.v), (p.train_loss, a.train_loss)):
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e-2)
+        assert not np.allclose(p.v, p.v0)                                  # it trained
+
+
 def test_gaussian_spectral_norm_against_monte_carlo():
     """Marchenko–Pastur edge + Tracy–Widom mean vs the mean of 3000 exact spectral norms; the
     plain edge √m + √d (no TW shift) is off by 1–3 % here and would fail."""
@@ -226,6 +247,8 @@ def test_kernel_norm_bound():
                                         n_steps=1, step_size=-0.1), "step_size"),
     (lambda: complexity.train_two_layer(jax.random.key(0), [np.ones((4, 2))] * 2, [np.ones(4)] * 3,
                                         width=2, n_steps=1, step_size=0.1), "length"),
+    (lambda: complexity.train_two_layer(jax.random.key(0), np.ones((4, 2)), np.ones(4), width=2,
+                                        n_steps=1, step_size=0.1, max_padding=0.5), "max_padding"),
     (lambda: complexity.kernel_norm_bound(2 * np.eye(3), np.ones(3)), "unit norm"),
     (lambda: complexity.kernel_norm_bound(np.eye(3), np.ones(4)), "y"),
     (lambda: complexity.gaussian_spectral_norm(1, 5), "m"),
