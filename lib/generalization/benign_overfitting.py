@@ -306,22 +306,65 @@ def _chi2_draws(key, p, n, reps, dtype):
     return jnp.concatenate(out)[:reps * n].reshape(reps, n)
 
 
-def _sample(key, chi2, head, n, has_tail):
-    """Head columns ``H`` and the tail factor ``F = [w_1 | L]``: ``w_1 ~ N(0, I_n)`` is the first tail
-    column (where a tail signal sits) and ``L`` the Bartlett factor of the other ``p − 1`` columns
-    (``L_ii = √χ²_{p−1−i}``, ``L_ij ~ N(0,1)`` for ``i > j``, so ``L Lᵀ ~ Wishart_n(p − 1, I)`` and
+_NORMAL_CHUNK = 1 << 15
+_BATCH_NUMBERS = 1 << 21            # standard normals held at once per batch of designs
+
+
+@partial(jax.jit, static_argnames=("dtype",))
+def _normal_chunk(key, dtype):
+    return jax.random.normal(key, (_NORMAL_CHUNK,), dtype=dtype)
+
+
+def _normal_draws(key, size, dtype):
+    """``size`` independent standard normals; chunk ``j`` of :data:`_NORMAL_CHUNK` comes from
+    ``fold_in(key, j)``, so the (slow to compile) sampler is compiled once per dtype, whatever the
+    design's shape."""
+    dtype = np.dtype(dtype)
+    chunks = -(-size // _NORMAL_CHUNK)
+    out = [_normal_chunk(jax.random.fold_in(key, j), dtype) for j in range(chunks)]
+    return jnp.concatenate(out)[:size]
+
+
+def _design_size(n, h, has_tail):
+    """Standard normals per design: ``n h`` head entries, ``n²`` for the Bartlett factor (its
+    upper triangle unused) and ``n`` for the explicit tail column."""
+    return n * h + (n * n + n if has_tail else 0)
+
+
+def _sample(z, chi2, head, n, has_tail):
+    """Head columns ``H`` and the tail factor ``F = [w_1 | L]`` from the flat standard normals
+    ``z`` (length :func:`_design_size`): ``w_1 ~ N(0, I_n)`` is the first tail column (where a tail
+    signal sits) and ``L`` the Bartlett factor of the other ``p − 1`` columns (``L_ii =
+    √χ²_{p−1−i}``, ``L_ij ~ N(0,1)`` for ``i > j``, so ``L Lᵀ ~ Wishart_n(p − 1, I)`` and
     ``F Fᵀ ~ Wishart_n(p, I)``); ``F = 0`` without a tail."""
-    kh, kt, kw = jax.random.split(key, 3)
-    H = jax.random.normal(kh, (n, head.shape[0]), dtype=head.dtype) * jnp.sqrt(head)
+    h = head.shape[0]
+    H = z[:n * h].reshape(n, h) * jnp.sqrt(head)
     if has_tail:
-        L = jnp.tril(jax.random.normal(kt, (n, n), dtype=head.dtype), -1) + jnp.diag(jnp.sqrt(chi2))
-        F = jnp.concatenate([jax.random.normal(kw, (n, 1), dtype=head.dtype), L], axis=1)
+        L = jnp.tril(z[n * h:n * h + n * n].reshape(n, n), -1) + jnp.diag(jnp.sqrt(chi2))
+        F = jnp.concatenate([z[n * h + n * n:, None], L], axis=1)
     else:
         F = jnp.zeros((n, 1), head.dtype)
     return H, F
 
 
 _sample_jit = jax.jit(_sample, static_argnames=("n", "has_tail"))
+
+
+def _design_batches(key, spec, n, reps):
+    """The random numbers of ``reps`` designs, in consecutive batches ``(z, chi2)`` of ``b``
+    designs (``b`` the largest divisor of ``reps`` with ``b`` designs' normals within
+    :data:`_BATCH_NUMBERS`, so that memory stays bounded and every batch has one shape):
+    ``z`` is ``(b, size)``, design ``r`` drawn from ``fold_in(k_z, r)``; ``chi2`` is ``(b, n)``, the
+    Bartlett diagonals. Design ``r`` does not depend on ``b`` or ``reps``."""
+    dtype = spec.head.dtype
+    size = _design_size(n, spec.head.shape[0], spec.tail_dim > 0)
+    b = max(d for d in range(1, reps + 1) if reps % d == 0 and (d == 1 or d * size <= _BATCH_NUMBERS))
+    kc, kz = jax.random.split(key)
+    chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, reps, dtype)
+    for start in range(0, reps, b):
+        z = jnp.stack([_normal_draws(jax.random.fold_in(kz, r), size, dtype)
+                       for r in range(start, start + b)])
+        yield z, chi2[start:start + b]
 
 
 def _check_tail(spec, n):
@@ -343,9 +386,8 @@ def sample_design(key, spec: BlockSpectrum, n: int):
     spec = _as_spectrum(spec)
     n = v.integer(n, "n", minimum=1)
     _check_tail(spec, n)
-    kc, ks = jax.random.split(key)
-    chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, 1, spec.head.dtype)[0]
-    return _sample_jit(ks, chi2, spec.head, n, spec.tail_dim > 0)
+    z, chi2 = next(_design_batches(key, spec, n, 1))
+    return _sample_jit(z[0], chi2[0], spec.head, n, spec.tail_dim > 0)
 
 
 @jax.jit
@@ -438,13 +480,12 @@ def min_norm_bias_variance(X, eigs, theta, *, noise):
     return _explicit_bv(sol[:, 1:], sol[:, 0], eigs, theta, jnp.asarray(sigma, dtype))
 
 
-@partial(jax.jit, static_argnames=("n", "reps", "has_tail"))
-def _risk_draws(key, chi2, head, eps, theta, t, sigma, n, reps, has_tail):
+@partial(jax.jit, static_argnames=("n", "has_tail"))
+def _risk_batch(z, chi2, head, eps, theta, t, sigma, n, has_tail):
     def one(args):
-        k, c = args
-        H, F = _sample(k, c, head, n, has_tail)
+        H, F = _sample(*args, head, n, has_tail)
         return _block_bv(H, F, head, eps, theta, t, sigma)
-    return jax.lax.map(one, (jax.random.split(key, reps), chi2))
+    return jax.lax.map(one, (z, chi2))
 
 
 def _check_draw_args(key, spec, n, reps):
@@ -471,11 +512,11 @@ def risk_draws(key, spec, n: int, *, theta, noise, reps: int, tail_signal=0.0):
     key, spec, n, reps = _check_draw_args(key, spec, n, reps)
     theta, sigma, t = _theta_noise(spec, theta, noise, tail_signal)
     dtype = spec.head.dtype
-    kc, kd = jax.random.split(key)
-    chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, reps, dtype)
-    return _risk_draws(kd, chi2, spec.head, jnp.asarray(spec.tail_value, dtype),
-                       theta.astype(dtype), jnp.asarray(t, dtype), jnp.asarray(sigma, dtype), n,
-                       reps, spec.tail_dim > 0)
+    args = (spec.head, jnp.asarray(spec.tail_value, dtype), theta.astype(dtype),
+            jnp.asarray(t, dtype), jnp.asarray(sigma, dtype))
+    out = [_risk_batch(z, c, *args, n, spec.tail_dim > 0)
+           for z, c in _design_batches(key, spec, n, reps)]
+    return tuple(jnp.concatenate(parts) for parts in zip(*out))
 
 
 @jax.jit
@@ -555,15 +596,14 @@ class ClassificationDraws(NamedTuple):
     regression_risk: jax.Array
 
 
-@partial(jax.jit, static_argnames=("n", "reps", "has_tail"))
-def _classification_draws(key, chi2, head, eps, theta, n, reps, has_tail):
+@partial(jax.jit, static_argnames=("n", "has_tail"))
+def _classification_batch(z, chi2, head, eps, theta, n, has_tail):
     s_theta = jnp.sqrt(head) * theta
     norm = jnp.linalg.norm(s_theta)
     u = s_theta / norm                                         # unit vector Σ^{1/2}θ*/‖·‖
 
     def one(args):
-        k, chi = args
-        H, F = _sample(k, chi, head, n, has_tail)
+        H, F = _sample(*args, head, n, has_tail)
         y = jnp.sign(H @ theta)
         A = H @ H.T + eps * (F @ F.T)
         sol = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(A, lower=True),
@@ -574,7 +614,7 @@ def _classification_draws(key, chi2, head, eps, theta, n, reps, has_tail):
         cn = jnp.sqrt(jnp.sum((g - a * u) ** 2) + eps ** 2 * jnp.sum((F.T @ alpha) ** 2))
         reg = jnp.sum(head * (H.T @ c - theta) ** 2) + eps ** 2 * jnp.sum((F.T @ c) ** 2)
         return (jnp.arctan2(cn, a) / jnp.pi, a / norm, cn, jnp.all(y * alpha > 0), reg)
-    return jax.lax.map(one, (jax.random.split(key, reps), chi2))
+    return jax.lax.map(one, (z, chi2))
 
 
 def classification_draws(key, spec, n: int, *, theta, reps: int) -> ClassificationDraws:
@@ -601,11 +641,10 @@ def classification_draws(key, spec, n: int, *, theta, reps: int) -> Classificati
     if not float(jnp.linalg.norm(theta)) > 0:
         raise ValueError("theta must be nonzero (it defines the labels sign(xᵀθ*))")
     dtype = spec.head.dtype
-    kc, kd = jax.random.split(key)
-    chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, reps, dtype)
-    out = _classification_draws(kd, chi2, spec.head, jnp.asarray(spec.tail_value, dtype),
-                                theta.astype(dtype), n, reps, spec.tail_dim > 0)
-    return ClassificationDraws(*out)
+    args = (spec.head, jnp.asarray(spec.tail_value, dtype), theta.astype(dtype))
+    out = [_classification_batch(z, c, *args, n, spec.tail_dim > 0)
+           for z, c in _design_batches(key, spec, n, reps)]
+    return ClassificationDraws(*(jnp.concatenate(parts) for parts in zip(*out)))
 
 
 # ------------------------------------------------------------------------------------------------

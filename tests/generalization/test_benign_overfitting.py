@@ -144,10 +144,8 @@ def test_bartlett_tail_has_wishart_moments():
     L = np.asarray(F[:, 1:])
     assert np.all(np.triu(L, 1) == 0) and np.all(np.diag(L) > 0)
     # many draws at once through the same internals (sample_design draws one)
-    kc, ks = jax.random.split(jax.random.key(5))
-    chi2 = bn._chi2_draws(kc, p - 1, n, m, jnp.float64)
-    Fs = jax.vmap(lambda k, c: bn._sample(k, c, spec.head, n, True)[1])(jax.random.split(ks, m),
-                                                                       chi2)
+    Fs = jnp.concatenate([jax.vmap(lambda z, c: bn._sample(z, c, spec.head, n, True)[1])(z, c)
+                          for z, c in bn._design_batches(jax.random.key(5), spec, n, m)])
     grams = np.asarray(Fs @ jnp.swapaxes(Fs, 1, 2))
     # Wishart_n(p, I): E G = p I, Var G_ii = 2p, Var G_ij = p (i ≠ j)
     mean = grams.mean(axis=0)
