@@ -24,6 +24,7 @@ sum. One factorization, ``O(n M² + M³)``, gives the whole error curve m ↦ er
 """
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import NamedTuple, Sequence
 
@@ -38,7 +39,7 @@ from .. import nets, ridgeless
 
 __all__ = ["with_bias", "relu_units", "nested_least_squares", "first_below",
            "sphere_feature_curve", "FeaturesNeeded", "features_needed", "TrainedNets",
-           "train_two_layer"]
+           "train_two_layer", "harmonic_count", "harmonic_degree", "harmonic_degree_slope"]
 
 
 def with_bias(X) -> jax.Array:
@@ -228,6 +229,66 @@ def features_needed(key, target_units, *, eps: float, n_features: int, target_we
                                              n_train=spf * n_features, n_test=n_test,
                                              ridge=ridge))
     return FeaturesNeeded(first_below(errors, eps), errors)
+
+
+def harmonic_count(L, d: int) -> np.ndarray:
+    """Dimension of the polynomials of degree at most ``L`` restricted to the sphere ``S^{d−1}``,
+
+        N_d(L) = C(L + d − 1, d − 1) + C(L + d − 2, d − 1)
+               = (2L + d − 1) · (L + 1)(L + 2)⋯(L + d − 2) / (d − 1)!,
+
+    i.e. the number of spherical harmonics of degree ≤ L (``2L + 1`` on the circle, ``(L + 1)²`` on
+    ``S²``, ``(L + 1)(L + 2)(2L + 3)/6`` on ``S³``). The product form is used for real ``L ≥ 0`` as
+    well: a strictly increasing polynomial with ``N_d(0) = 1``, so that :func:`harmonic_degree` can
+    invert it continuously. ``L`` is a scalar or an array (float64 result of its shape).
+    """
+    d = v.integer(d, "d", minimum=2)
+    L = np.asarray(L, dtype=np.float64)
+    if not np.all(np.isfinite(L)) or np.any(L < 0):
+        raise ValueError("L must be finite and >= 0")
+    out = (2 * L + d - 1) / math.factorial(d - 1)
+    for i in range(1, d - 1):
+        out = out * (L + i)
+    return out
+
+
+def harmonic_degree(M, d: int) -> np.ndarray:
+    """The continuous inverse of :func:`harmonic_count`: the degree ``L ≥ 0`` with ``N_d(L) = M``.
+
+    ``M`` features can resolve the spherical harmonics of degree up to about ``L_d(M)``; for large
+    ``M``, ``L_d(M) ≈ ((d − 1)!·M/2)^{1/(d−1)}``, but at the sizes of an experiment the lower-order
+    terms of ``N_d`` matter (``L_2(M) = (M − 1)/2``, ``L_3(M) = √M − 1``). Found by bisection on
+    ``[0, M]`` (``N_d(L) ≥ 2L + 1``) to float64 precision; ``M ≥ 1``, scalar or array.
+    """
+    d = v.integer(d, "d", minimum=2)
+    M = np.asarray(M, dtype=np.float64)
+    if not np.all(np.isfinite(M)) or np.any(M < 1):
+        raise ValueError("M must be finite and >= 1")
+    lo, hi = np.zeros_like(M), M.copy()
+    for _ in range(200):                       # N_d is increasing: plain bisection
+        mid = (lo + hi) / 2
+        below = harmonic_count(mid, d) < M
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return (lo + hi) / 2
+
+
+def harmonic_degree_slope(m, d: int) -> float:
+    """Least-squares slope of ``log L_d(m)`` against ``log m`` over the grid ``m`` (:func:`harmonic_degree`),
+
+        σ_d = Σ_i (u_i − ū)(ℓ_i − ℓ̄) / Σ_i (u_i − ū)²,   u_i = log m_i,  ℓ_i = log L_d(m_i).
+
+    If the error of an M-feature model behaves like ``L_d(M)^{−k}`` (harmonics up to degree
+    ``L_d(M)`` resolved), a power-law fit of the error over the grid has slope ``−k·σ_d``. As
+    ``m → ∞``, ``σ_d → 1/(d − 1)``; at finite m it is larger for ``d ≥ 3``. ``m``: at least two
+    distinct values, all ``> 1`` (``L_d(1) = 0``).
+    """
+    d = v.integer(d, "d", minimum=2)
+    m = np.asarray(m, dtype=np.float64)
+    if m.ndim != 1 or np.unique(m).size < 2 or not np.all(np.isfinite(m)) or np.any(m <= 1):
+        raise ValueError("m must be a 1-D grid of at least two distinct values > 1")
+    u, ell = np.log(m), np.log(harmonic_degree(m, d))
+    u = u - u.mean()
+    return float(u @ (ell - ell.mean()) / (u @ u))
 
 
 class TrainedNets(NamedTuple):

@@ -140,7 +140,49 @@ def test_train_two_layer_separate_runs_equal_batched_runs():
     assert float(both.test_error[0, 0]) == pytest.approx(float(other.test_error[0, 0]), rel=1e-9)
 
 
+def test_harmonic_count_closed_forms_and_sum_of_harmonic_spaces():
+    import math
+    L = np.arange(0, 12)
+    assert np.array_equal(features.harmonic_count(L, 2), 2 * L + 1)
+    assert np.array_equal(features.harmonic_count(L, 3), (L + 1) ** 2)
+    assert np.allclose(features.harmonic_count(L, 4), (L + 1) * (L + 2) * (2 * L + 3) / 6, rtol=1e-14)
+    # independent: sum over degrees l <= L of dim H_l(S^{d-1}) = C(l+d-1, d-1) - C(l+d-3, d-1)
+    for d in (5, 6, 8):
+        dims = [math.comb(l + d - 1, d - 1) - (math.comb(l + d - 3, d - 1) if l >= 2 else 0)
+                for l in L]
+        assert np.allclose(features.harmonic_count(L, d), np.cumsum(dims), rtol=1e-13)
+
+
+def test_harmonic_degree_inverts_the_count():
+    M = np.array([1.0, 2.0, 7.0, 100.0, 1024.0])
+    assert np.allclose(features.harmonic_degree(M, 2), (M - 1) / 2, rtol=1e-12, atol=1e-12)
+    assert np.allclose(features.harmonic_degree(M, 3), np.sqrt(M) - 1, rtol=1e-12, atol=1e-12)
+    L = np.array([0.0, 0.3, 2.5, 13.0, 40.7])
+    for d in (4, 6):
+        assert np.allclose(features.harmonic_degree(features.harmonic_count(L, d), d), L,
+                           rtol=1e-12, atol=1e-12)
+
+
+def test_harmonic_degree_slope():
+    m = np.geomspace(32, 1024, 12)
+    ref = np.polyfit(np.log(m), np.log((m - 1) / 2), 1)[0]          # d = 2: L = (M - 1)/2
+    assert features.harmonic_degree_slope(m, 2) == pytest.approx(ref, rel=1e-12)
+    ref3 = np.polyfit(np.log(m), np.log(np.sqrt(m) - 1), 1)[0]      # d = 3: L = sqrt(M) - 1
+    assert features.harmonic_degree_slope(m, 3) == pytest.approx(ref3, rel=1e-12)
+    big = np.geomspace(1e8, 1e10, 5)                                 # -> 1/(d - 1) for large M
+    for d in (2, 3, 4, 6):
+        assert features.harmonic_degree_slope(big, d) == pytest.approx(1 / (d - 1), rel=2e-2)
+    # at finite M the slope exceeds 1/(d - 1) for d >= 3 (lower-order terms of the count)
+    assert features.harmonic_degree_slope(m, 4) > 1 / 3 + 0.05
+
+
 @pytest.mark.parametrize("call, match", [
+    (lambda: features.harmonic_count(2.0, 1), "d"),
+    (lambda: features.harmonic_count(-1.0, 3), "L"),
+    (lambda: features.harmonic_degree(0.5, 3), "M"),
+    (lambda: features.harmonic_degree(10.0, 2.5), "d"),
+    (lambda: features.harmonic_degree_slope([1.0, 10.0], 3), "m must"),
+    (lambda: features.harmonic_degree_slope([10.0, 10.0], 3), "m must"),
     (lambda: features.nested_least_squares(jnp.ones((5, 2)), jnp.ones(4), jnp.ones((3, 2)),
                                            jnp.ones(3)), "Phi_train and y_train"),
     (lambda: features.nested_least_squares(jnp.ones((5, 2)), jnp.ones(5), jnp.ones((3, 3)),
