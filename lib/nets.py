@@ -242,13 +242,35 @@ def _train_loop(loss_fn, record_fn, schedule, params, hyper, data, key, *, batch
     return _optimize(grad_fn, record_fn, schedule, params, hyper, **loop)
 
 
-@partial(jax.jit, static_argnames=_LOOP_STATIC + ("data_axes",))
-def _train_ensemble_loop(loss_fn, record_fn, schedule, params, hyper, data, *, data_axes, **loop):
+def _leaf_axes(data_axes, data) -> list:
+    """The ``data_axes`` entry (an int or None) of every leaf of ``data``, in leaf order."""
+    axes = []
+    jax.tree_util.tree_map(lambda ax, part: axes.extend([ax] * len(jax.tree_util.tree_leaves(part))),
+                           data_axes, data, is_leaf=lambda x: x is None)
+    return axes
+
+
+@partial(jax.jit, static_argnames=_LOOP_STATIC + ("data_axes", "member_batch"))
+def _train_ensemble_loop(loss_fn, record_fn, schedule, params, hyper, data, *, data_axes,
+                         member_batch, **loop):
     def member(p, d):
         loss = loss_fn if d is None else (lambda q: loss_fn(q, d))
         record = record_fn if d is None else (lambda q: record_fn(q, d))
         return _optimize(lambda q, t: jax.grad(loss)(q), record, schedule, p, hyper, **loop)
-    return jax.vmap(member, in_axes=(0, data_axes))(params, data)
+    if member_batch is None:
+        return jax.vmap(member, in_axes=(0, data_axes))(params, data)
+    # lax.map over batches of members: the split leaves of data travel with the members (their
+    # ensemble axis moved to the front), the shared ones are closed over
+    leaves, treedef = jax.tree_util.tree_flatten(data)
+    axes = _leaf_axes(data_axes, data)
+    split = [jnp.moveaxis(a, ax, 0) for a, ax in zip(leaves, axes) if ax is not None]
+
+    def one(args):
+        p, own = args
+        own = iter(own)
+        d = treedef.unflatten([a if ax is None else next(own) for a, ax in zip(leaves, axes)])
+        return member(p, d)
+    return jax.lax.map(one, (params, split), batch_size=member_batch)
 
 
 def train(loss_fn: Callable, params, *, n_steps: int, step_size, optimizer: str = "gd",
@@ -316,9 +338,13 @@ def train_ensemble(loss_fn: Callable, params, *, n_steps: int, step_size, optimi
                    data=None, data_axes=0, record_fn: Callable | None = None,
                    record_every: int = 1, average: bool = False, record_average: bool = False,
                    momentum: float = 0.9, betas: tuple[float, float] = (0.9, 0.999),
-                   eps: float = 1e-8) -> TrainResult:
+                   eps: float = 1e-8, member_batch: int | None = None) -> TrainResult:
     """Full-batch :func:`train` of R independent members at once: ``jax.vmap`` over the leading
-    (ensemble) axis R of every leaf of ``params``, in one jitted loop.
+    (ensemble) axis R of every leaf of ``params``, in one jitted loop. With ``member_batch=B``
+    the members are instead trained ``B`` at a time, one batch after the other
+    (``jax.lax.map(..., batch_size=B)``): the same iterations, but only ``B`` members'
+    activations are live at once, which on a CPU keeps them in cache for wide networks (e.g.
+    ``B·width·n_samples`` of a few hundred thousand floats).
 
     Member r minimizes ``loss_fn(θ_r)``, or ``loss_fn(θ_r, data_r)`` when ``data`` is given, by
     exactly the iterations of :func:`train` (same ``optimizer``, ``step_size``, ``momentum``,
@@ -343,6 +369,8 @@ def train_ensemble(loss_fn: Callable, params, *, n_steps: int, step_size, optimi
         raise ValueError(f"loss_fn must be callable, got {loss_fn!r}")
     if record_fn is not None and not callable(record_fn):
         raise ValueError(f"record_fn must be callable, got {record_fn!r}")
+    if member_batch is not None:
+        member_batch = v.integer(member_batch, "member_batch", minimum=1)
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves:
         raise ValueError("params must contain at least one array")
@@ -367,6 +395,7 @@ def train_ensemble(loss_fn: Callable, params, *, n_steps: int, step_size, optimi
                 raise ValueError(f"data: every leaf split along its data_axes entry {ax} must "
                                  f"have the ensemble size R = {R} there")
     return _train_ensemble_loop(_as_partial(loss_fn), _as_partial(record_fn or loss_fn), schedule,
-                                params, hyper, data, data_axes=data_axes, optimizer=optimizer,
+                                params, hyper, data, data_axes=data_axes,
+                                member_batch=member_batch, optimizer=optimizer,
                                 n_steps=n_steps, record_every=record_every, average=average,
                                 record_average=record_average)
