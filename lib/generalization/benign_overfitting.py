@@ -189,20 +189,21 @@ def eigenvalues(spec) -> jax.Array:
 # effective ranks and the BLLT terms
 # ------------------------------------------------------------------------------------------------
 
-@jax.jit
 def _ranks(head, eps, p, ks):
-    # Suffix sums of the head (S1[k] = Σ_{i>k} head_i, 0-based: sum of head[k:]) plus the tail.
+    # NumPy in the head's dtype (O(h), not worth a compile per shape). Suffix sums of the head
+    # (S1[k] = Σ_{i>k} head_i, 0-based: sum of head[k:]) plus the tail.
     h = head.shape[0]
-    s1_head = jnp.concatenate([jnp.cumsum(head[::-1])[::-1], jnp.zeros((1,), head.dtype)])
-    s2_head = jnp.concatenate([jnp.cumsum((head ** 2)[::-1])[::-1], jnp.zeros((1,), head.dtype)])
+    zero = np.zeros(1, head.dtype)
+    s1_head = np.concatenate([np.cumsum(head[::-1])[::-1], zero])
+    s2_head = np.concatenate([np.cumsum((head ** 2)[::-1])[::-1], zero])
     in_head = ks < h
-    kc = jnp.minimum(ks, h)
+    kc = np.minimum(ks, h)
     # tail indices counted from the end: k ≥ h leaves d − k = h + p − k tail eigenvalues
-    n_tail = jnp.where(in_head, p, h + p - ks).astype(head.dtype)
+    n_tail = np.where(in_head, p, h + p - ks).astype(head.dtype)
     s1 = s1_head[kc] + n_tail * eps
     s2 = s2_head[kc] + n_tail * eps ** 2
-    lam_next = jnp.where(in_head, head[jnp.minimum(ks, h - 1)], eps)
-    return s1 / lam_next, s1 ** 2 / s2
+    lam_next = np.where(in_head, head[np.minimum(ks, h - 1)], eps)
+    return jnp.asarray(s1 / lam_next), jnp.asarray(s1 ** 2 / s2)
 
 
 def effective_ranks(spec, ks=None):
@@ -223,9 +224,8 @@ def effective_ranks(spec, ks=None):
         raise ValueError(f"ks must be a 1-D array of integers, got {ks!r}")
     if ks.size and (ks.min() < 0 or ks.max() > d - 1):
         raise ValueError(f"ks must lie in [0, d − 1] = [0, {d - 1}]")
-    dtype = spec.head.dtype
-    return _ranks(spec.head, jnp.asarray(spec.tail_value, dtype), jnp.asarray(spec.tail_dim, dtype),
-                  jnp.asarray(ks))
+    head = np.asarray(spec.head)
+    return _ranks(head, head.dtype.type(spec.tail_value), head.dtype.type(spec.tail_dim), ks)
 
 
 def _b_constant(b) -> float:

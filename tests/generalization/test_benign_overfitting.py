@@ -399,3 +399,13 @@ def test_reduced_bias_bad_inputs():
     with pytest.raises(ValueError, match="at most n"):   # h > n: the reduction would be wrong
         bn.reduced_bias_draws(jax.random.PRNGKey(0), bn.block_spectrum(jnp.ones(6), 0.1, 30), 2,
                               theta=jnp.ones(6), draws=10)
+
+
+def test_effective_ranks_float32_matches_float64():
+    spec = bn.power_law(40, alpha=2.0, tail_dim=500)
+    r64, R64 = bn.effective_ranks(spec)
+    spec32 = bn.block_spectrum(spec.head.astype(jnp.float32), spec.tail_value, spec.tail_dim)
+    r32, R32 = bn.effective_ranks(spec32)
+    assert r32.dtype == R32.dtype == jnp.float32 and r64.dtype == jnp.float64
+    np.testing.assert_allclose(np.asarray(r32), np.asarray(r64), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(R32), np.asarray(R64), rtol=1e-5)
