@@ -308,10 +308,10 @@ def test_train_ensemble_gd_on_quadratics_equals_closed_form(dtype):
                                    rtol=RTOL[dtype], atol=RTOL[dtype])
 
 
-@pytest.mark.parametrize("member_batch", [1, 2, 3])
+@pytest.mark.parametrize("member_batch", [1, 2, 3, 4])
 def test_train_ensemble_member_batches_equal_the_vmapped_run(member_batch):
-    """lax.map over batches of members (2 does not divide R = 3) gives the vmapped iterations,
-    with data split along a non-leading axis and shared data mixed in a nested tuple."""
+    """lax.map over batches of members (2 does not divide R = 3; 4 exceeds it) gives the vmapped
+    iterations, with data split along a non-leading axis and shared data mixed in a nested tuple."""
     x = jax.random.normal(jax.random.key(14), (8, 3))
     Y = jax.random.normal(jax.random.key(15), (8, 3))
     p0 = nets.init_ensemble(jax.random.key(16), [3, 6, 1], 3)
