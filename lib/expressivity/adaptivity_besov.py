@@ -581,10 +581,21 @@ def _in_dims(in_dims, x, x_val):
     dims = [v.integer(m, f"in_dims[{i}]", minimum=1) for i, m in enumerate(in_dims)]
     if len(dims) != k or max(dims) > d:
         raise ValueError(f"in_dims must list k = {k} dimensions, each at most d = {d}, got {in_dims}")
-    for i, m in enumerate(dims):
-        if np.any(np.asarray(x[i][:, m:]) != 0) or np.any(np.asarray(x_val[i][:, m:]) != 0):
-            raise ValueError(f"in_dims: the columns {m}.. of x[{i}] and x_val[{i}] must be 0 (padding)")
+    first = int(_first_nonzero_padding(x, x_val, jnp.asarray(dims)))   # one scalar to the host
+    if first >= 0:
+        m = dims[first]
+        raise ValueError(f"in_dims: the columns {m}.. of x[{first}] and x_val[{first}] must be 0 (padding)")
     return dims
+
+
+@jax.jit
+def _first_nonzero_padding(x, x_val, dims):
+    """The first net i with a non-zero entry in a column ``>= dims[i]`` of ``x[i]`` or
+    ``x_val[i]`` (−1 when all padding is zero), computed on the device."""
+    pad = jnp.arange(x.shape[2]) >= dims[:, None]                       # (k, d) padded columns
+    bad = (jnp.any((x != 0) & pad[:, None, :], axis=(1, 2))
+           | jnp.any((x_val != 0) & pad[:, None, :], axis=(1, 2)))
+    return jnp.where(jnp.any(bad), jnp.argmax(bad), -1)
 
 
 def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, step_size,

@@ -166,6 +166,11 @@ def test_fit_relu_nets_zero_padded_inputs_with_in_dims_equal_unpadded_runs():
         es.fit_relu_nets(jax.random.key(4), x_full, y, xv_full, yv, xq, in_dims=dims, **kw)
     with pytest.raises(ValueError, match="in_dims"):
         es.fit_relu_nets(jax.random.key(4), x, y, xv, yv, xq, in_dims=[1, 4, 2], **kw)
+    # one non-zero entry in one padded column is enough, in the training or the validation inputs
+    with pytest.raises(ValueError, match=r"columns 2\.\. of x\[2\]"):
+        es.fit_relu_nets(jax.random.key(4), x, y, xv.at[2, 4, 2].set(0.5), yv, xq, in_dims=dims, **kw)
+    with pytest.raises(ValueError, match=r"columns 1\.\. of x\[0\]"):
+        es.fit_relu_nets(jax.random.key(4), x.at[0, 7, 2].set(-1e-30), y, xv, yv, xq, in_dims=dims, **kw)
 
 
 def test_fit_relu_nets_mask_validation():
