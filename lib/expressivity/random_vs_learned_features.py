@@ -37,7 +37,7 @@ from jax.tree_util import Partial
 from .. import _validate as v
 from .. import nets, ridgeless
 
-__all__ = ["with_bias", "relu_units", "nested_least_squares", "first_below",
+__all__ = ["with_bias", "relu_units", "nested_least_squares",
            "sphere_feature_curve", "FeaturesNeeded", "features_needed", "TrainedNets",
            "train_two_layer", "harmonic_count", "harmonic_degree", "harmonic_degree_slope"]
 
@@ -112,14 +112,6 @@ def nested_least_squares(Phi_train, y_train, Phi_test, y_test, *, ridge: float =
     return errs if y.ndim == 2 else errs[0]
 
 
-def first_below(errors, eps: float) -> int | None:
-    """The smallest m (1-based) with ``errors[m − 1] ≤ eps``, or ``None`` if there is none."""
-    e = np.asarray(v.float_array(errors, "errors", ndim=1))
-    eps = v.scalar(eps, "eps", positive=True)
-    hit = np.flatnonzero(e <= eps)
-    return int(hit[0]) + 1 if hit.size else None
-
-
 def _pad_units(V, d: int, width: int) -> jax.Array:
     """Units ``(m, d + 1)`` (bias last) → ``(m, width + 1)``: zeros inserted before the bias."""
     return jnp.concatenate([V[:, :d], jnp.zeros((V.shape[0], width - d), V.dtype), V[:, d:]], 1)
@@ -156,6 +148,17 @@ def _units(V, name: str) -> jax.Array:
     return V
 
 
+def _target_weights(target_weights, Vt) -> jax.Array:
+    """Validated weights ``(K,)`` or ``(T, K)`` of the K target units; None: all ``1/K``."""
+    if target_weights is None:
+        return jnp.full((Vt.shape[0],), 1.0 / Vt.shape[0], Vt.dtype)
+    a = v.float_array(target_weights, "target_weights", ndim=(1, 2))
+    if a.shape[-1] != Vt.shape[0]:
+        raise ValueError(f"target_weights must have one weight per row of target_units "
+                         f"({Vt.shape[0]}) along its last axis, got shape {a.shape}")
+    return a
+
+
 def sphere_feature_curve(key, target_units, feature_units, *, target_weights=None,
                          n_train: int, n_test: int = 2048, ridge: float = 1e-6) -> jax.Array:
     """Error curve of least squares on the first m of the given ReLU units, m = 1, …, M.
@@ -175,13 +178,7 @@ def sphere_feature_curve(key, target_units, feature_units, *, target_weights=Non
     Vt = _units(target_units, "target_units")
     Vf = _units(feature_units, "feature_units")
     v.same_dim(Vt, Vf, "target_units", "feature_units", axis=1)
-    if target_weights is None:
-        a = jnp.full((Vt.shape[0],), 1.0 / Vt.shape[0], Vt.dtype)
-    else:
-        a = v.float_array(target_weights, "target_weights", ndim=(1, 2))
-        if a.shape[-1] != Vt.shape[0]:
-            raise ValueError(f"target_weights must have one weight per row of target_units "
-                             f"({Vt.shape[0]}) along its last axis, got shape {a.shape}")
+    a = _target_weights(target_weights, Vt)
     n_train = v.integer(n_train, "n_train", minimum=1)
     n_test = v.integer(n_test, "n_test", minimum=1)
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
@@ -196,39 +193,72 @@ def sphere_feature_curve(key, target_units, feature_units, *, target_weights=Non
 
 
 class FeaturesNeeded(NamedTuple):
-    """What :func:`features_needed` returns: ``m``, the number of random features needed (``None``
-    if ``n_features`` did not suffice), and ``errors``, the whole curve ``errors[m − 1]``,
-    m = 1, …, ``n_features``."""
-    m: int | None
+    """What :func:`features_needed` returns, one entry per independent draw of the features:
+    ``m`` (int, ``(n_draws,)``), the smallest m with ``errors[i, m − 1] ≤ eps``; ``reached`` (bool,
+    ``(n_draws,)``), False where no m ≤ ``n_features`` reaches ``eps`` (``m`` is then
+    ``n_features``, a lower bound: the count is censored at the budget); and ``errors``
+    ``(n_draws, n_features)``, the whole curves ``errors[i, m − 1]``, m = 1, …, ``n_features``."""
+    m: np.ndarray
+    reached: np.ndarray
     errors: np.ndarray
 
 
-def features_needed(key, target_units, *, eps: float, n_features: int, target_weights=None,
-                    samples_per_feature: int = 4, n_test: int = 2048, ridge: float = 1e-6
-                    ) -> FeaturesNeeded:
+@partial(jax.jit, static_argnames=("n_features", "n_draws", "n_train", "n_test"))
+def _needed(key, V_target, a_target, eps, ridge, *, n_features, n_draws, n_train, n_test):
+    """Curves, first crossings and reached-flags of ``n_draws`` independent feature draws."""
+    d = V_target.shape[1] - 1
+    width = _padded_width(d)
+
+    def one(i):
+        k_dir, k_data = jax.random.split(jax.random.fold_in(key, i))
+        V = jax.random.normal(k_dir, (n_features, d + 1), V_target.dtype)
+        V = V / jnp.linalg.norm(V, axis=1, keepdims=True)                   # uniform on S^d
+        return _sphere_curve(k_data, d, _pad_units(V_target, d, width), a_target,
+                             _pad_units(V, d, width), ridge, n_train=n_train, n_test=n_test)[0]
+
+    errors = jax.lax.map(one, jnp.arange(n_draws))
+    hit = errors <= eps
+    reached = jnp.any(hit, axis=1)
+    return jnp.where(reached, jnp.argmax(hit, axis=1) + 1, n_features), reached, errors
+
+
+def features_needed(key, target_units, *, eps: float, n_features: int, n_draws: int = 1,
+                    target_weights=None, samples_per_feature: int = 4, n_test: int = 2048,
+                    ridge: float = 1e-6) -> FeaturesNeeded:
     """How many random ReLU features with bias are needed to reach relative L² error ``eps``?
 
-    Inputs uniform on ``S^{d−1}``, the target as in :func:`sphere_feature_curve`. Directions
-    ``v_j`` uniform on ``S^d`` are drawn once, nested (the m-feature model uses the first m of
-    them), and the curve m ↦ err(m) of least squares with ``samples_per_feature · n_features``
-    training inputs is computed in one go; the answer is the first m with ``err(m) ≤ eps``. Many
-    samples per feature make the approximation error, not the estimation error, dominate: the
-    test error of least squares exceeds the approximation error by a factor about
-    ``sqrt(n/(n − m))`` (to first order in m/n, ``sqrt(1 + m/n)``), at most
-    ``sqrt(s/(s − 1))`` with ``s = samples_per_feature > 1``.
+    Inputs uniform on ``S^{d−1}``, one target as in :func:`sphere_feature_curve` (``target_weights``
+    of shape ``(K,)`` or None). For each of ``n_draws`` independent draws ``i`` (key
+    ``fold_in(key, i)``, so draw i does not depend on ``n_draws``), directions ``v_j`` uniform on
+    ``S^d`` are drawn once, nested (the m-feature model uses the first m of them), and the curve
+    m ↦ err(m) of least squares with ``samples_per_feature · n_features`` training inputs is
+    computed in one go; the answer is
+
+        M_ε = min{m : err(m) ≤ eps}.
+
+    All draws run in one compiled call. Many samples per feature make the approximation error,
+    not the estimation error, dominate: the test error of least squares exceeds the
+    approximation error by a factor about ``sqrt(n/(n − m))`` (to first order in m/n,
+    ``sqrt(1 + m/n)``), at most ``sqrt(s/(s − 1))`` with ``s = samples_per_feature > 1``.
     """
     key = v.key(key)
     Vt = _units(target_units, "target_units")
+    a = _target_weights(target_weights, Vt)
+    if a.ndim != 1:
+        raise ValueError(f"target_weights must be one target, shape ({Vt.shape[0]},), "
+                         f"got shape {a.shape}")
     eps = v.scalar(eps, "eps", positive=True)
     n_features = v.integer(n_features, "n_features", minimum=1)
+    n_draws = v.integer(n_draws, "n_draws", minimum=1)
     spf = v.integer(samples_per_feature, "samples_per_feature", minimum=1)
-    k_dir, k_data = jax.random.split(key)
-    directions = jax.random.normal(k_dir, (n_features, Vt.shape[1]), Vt.dtype)
-    directions = directions / jnp.linalg.norm(directions, axis=1, keepdims=True)
-    errors = np.asarray(sphere_feature_curve(k_data, Vt, directions, target_weights=target_weights,
-                                             n_train=spf * n_features, n_test=n_test,
-                                             ridge=ridge))
-    return FeaturesNeeded(first_below(errors, eps), errors)
+    n_test = v.integer(n_test, "n_test", minimum=1)
+    ridge = v.scalar(ridge, "ridge", nonnegative=True)
+    dtype = jnp.result_type(Vt.dtype, a.dtype)
+    m, reached, errors = _needed(key, Vt.astype(dtype), a[None].astype(dtype),
+                                 jnp.asarray(eps, dtype), jnp.asarray(ridge, dtype),
+                                 n_features=n_features, n_draws=n_draws,
+                                 n_train=spf * n_features, n_test=n_test)
+    return FeaturesNeeded(np.asarray(m), np.asarray(reached), np.asarray(errors))
 
 
 def harmonic_count(L, d: int) -> np.ndarray:

@@ -68,13 +68,6 @@ def test_nested_several_targets_equal_separate_curves():
         np.testing.assert_allclose(both[t], one, rtol=1e-10)
 
 
-def test_first_below():
-    e = np.array([1.0, 0.5, 0.3, 0.31, 0.1])
-    assert features.first_below(e, 0.3) == 3
-    assert features.first_below(e, 2.0) == 1
-    assert features.first_below(e, 0.05) is None
-
-
 def test_sphere_feature_curve_single_neuron_is_exact_with_its_own_unit():
     d = 4
     v = jnp.array([[0.6, 0.0, 0.0, 0.0, -0.3]])
@@ -99,15 +92,25 @@ def test_sphere_feature_curve_single_neuron_is_exact_with_its_own_unit():
         np.testing.assert_allclose(both[t], one, rtol=1e-10)
 
 
-def test_features_needed_monotone_in_eps_and_none_when_unreachable():
+def test_features_needed_first_crossing_censoring_and_independent_draws():
     v = jnp.array([[1.0, 0.0, 0.0, -0.5]])
-    easy = features.features_needed(jax.random.key(7), v, eps=0.5, n_features=128)
-    hard = features.features_needed(jax.random.key(7), v, eps=0.2, n_features=128)
-    assert easy.m is not None and easy.errors.shape == (128,)
-    assert hard.m is None or hard.m >= easy.m
-    assert features.features_needed(jax.random.key(7), v, eps=1e-9, n_features=16).m is None
-    assert easy.errors[easy.m - 1] <= 0.5 and (easy.m == 1 or easy.errors[easy.m - 2] > 0.5)
-
+    easy = features.features_needed(jax.random.key(7), v, eps=0.5, n_features=128, n_draws=3)
+    hard = features.features_needed(jax.random.key(7), v, eps=0.2, n_features=128, n_draws=3)
+    assert easy.errors.shape == (3, 128) and easy.m.shape == easy.reached.shape == (3,)
+    assert easy.reached.all()
+    for e, m in zip(easy.errors, easy.m):          # m is the first crossing of eps
+        assert e[m - 1] <= 0.5 and (m == 1 or np.all(e[:m - 1] > 0.5))
+    assert np.all(hard.m[hard.reached] >= easy.m[hard.reached])
+    none = features.features_needed(jax.random.key(7), v, eps=1e-9, n_features=16, n_draws=2)
+    assert not none.reached.any() and np.all(none.m == 16)          # censored at the budget
+    # draw i comes from fold_in(key, i): a prefix of more draws, and an independent path
+    two = features.features_needed(jax.random.key(7), v, eps=0.5, n_features=128, n_draws=2)
+    np.testing.assert_array_equal(two.errors, easy.errors[:2])
+    k_dir, k_data = jax.random.split(jax.random.fold_in(jax.random.key(7), 2))
+    V = jax.random.normal(k_dir, (128, 4))
+    curve = features.sphere_feature_curve(k_data, v, V / jnp.linalg.norm(V, axis=1, keepdims=True),
+                                          n_train=4 * 128)
+    np.testing.assert_allclose(easy.errors[2], curve, rtol=1e-5, atol=1e-6)
 
 def test_train_two_layer_learns_a_single_neuron_and_masks_widths():
     key = jax.random.key(8)
@@ -191,8 +194,6 @@ def test_harmonic_degree_slope():
                                            jnp.ones(3), ridge=-1.0), "ridge"),
     (lambda: features.nested_least_squares(jnp.ones((5, 2)), jnp.ones((5, 2)), jnp.ones((3, 2)),
                                            jnp.ones((3, 3))), "same number of targets"),
-    (lambda: features.first_below([0.1, jnp.nan], 0.2), "errors"),
-    (lambda: features.first_below([0.1], 0.0), "eps"),
     (lambda: features.relu_units(jnp.ones((4, 2)), jnp.ones((3, 2))), "V"),
     (lambda: features.sphere_feature_curve(jax.random.key(0), jnp.ones((1, 3)), jnp.ones((4, 4)),
                                            n_train=10), "target_units and feature_units"),
@@ -201,6 +202,12 @@ def test_harmonic_degree_slope():
      "target_weights"),
     (lambda: features.features_needed(jax.random.key(0), jnp.ones((1, 3)), eps=0.1,
                                       n_features=0), "n_features"),
+    (lambda: features.features_needed(jax.random.key(0), jnp.ones((1, 3)), eps=0.1,
+                                      n_features=4, n_draws=0), "n_draws"),
+    (lambda: features.features_needed(jax.random.key(0), jnp.ones((1, 3)), eps=0.1,
+                                      n_features=4, target_weights=jnp.ones((2, 1))), "one target"),
+    (lambda: features.features_needed(jax.random.key(0), jnp.ones((1, 3)), eps=0.0,
+                                      n_features=4), "eps"),
     (lambda: features.train_two_layer(jax.random.key(0), jnp.ones((4, 2)), jnp.ones(3),
                                       jnp.ones((4, 2)), jnp.ones(4), widths=[1]), "y must"),
     (lambda: features.train_two_layer(jax.random.key(0), jnp.ones((4, 2)), jnp.ones(4),
