@@ -34,6 +34,7 @@ when ``jax_enable_x64`` is on and the inputs are float64).
 """
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import jax
@@ -265,7 +266,8 @@ def _mp_density(x, a, b, cs2):
 
 @partial(jax.jit, static_argnames="activation")
 def _rf(X, W, activation):
-    return activation_fn(activation)((X @ W.T) / np.sqrt(X.shape[1]))
+    # a Python float (weakly typed): float32 inputs stay float32 when float64 is enabled
+    return activation_fn(activation)((X @ W.T) / math.sqrt(X.shape[1]))
 
 
 def random_features(X, W, *, activation: str = "relu") -> jax.Array:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from conftest import RTOL
+from conftest import RTOL, x64_mode
 
 from lib import ridgeless as rl
 
@@ -317,6 +317,14 @@ def test_random_features_shape_and_normalization():
     phi = rl.random_features(X, W, activation="relu")
     np.testing.assert_allclose(phi, np.maximum(np.asarray(X) @ np.asarray(W).T / np.sqrt(5), 0),
                                rtol=1e-12)
+
+
+def test_random_features_keeps_float32_when_float64_is_enabled():
+    with x64_mode(True):
+        X, W = _gauss(30, 10, 5), _gauss(31, 7, 5)
+        phi = rl.random_features(X.astype(jnp.float32), W.astype(jnp.float32))
+        assert phi.dtype == jnp.float32          # no float64 constant promotes it
+        np.testing.assert_allclose(phi, rl.random_features(X, W), rtol=1e-5, atol=1e-6)
 
 
 def test_random_features_regression_interpolates_and_matches_ridge():

@@ -92,6 +92,18 @@ def test_sphere_feature_curve_single_neuron_is_exact_with_its_own_unit():
         np.testing.assert_allclose(both[t], one, rtol=1e-10)
 
 
+def test_features_needed_float32_draw_matches_its_curve():
+    v = jnp.array([[1.0, 0.0, -0.5]], jnp.float32)
+    r = features.features_needed(jax.random.key(3), v, eps=0.3, n_features=48, n_draws=2)
+    assert r.errors.dtype == np.float32 and np.all(np.isfinite(r.errors))
+    k_dir, k_data = jax.random.split(jax.random.fold_in(jax.random.key(3), 1))
+    V = jax.random.normal(k_dir, (48, 3), jnp.float32)
+    curve = features.sphere_feature_curve(k_data, v, V / jnp.linalg.norm(V, axis=1, keepdims=True),
+                                          n_train=4 * 48)
+    assert curve.dtype == jnp.float32
+    np.testing.assert_allclose(r.errors[1], curve, rtol=1e-4, atol=1e-5)
+
+
 def test_features_needed_first_crossing_censoring_and_independent_draws():
     v = jnp.array([[1.0, 0.0, 0.0, -0.5]])
     easy = features.features_needed(jax.random.key(7), v, eps=0.5, n_features=128, n_draws=3)
