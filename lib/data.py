@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _validate as v
 
-__all__ = ["sphere", "gaussian", "linear_teacher", "legendre_features", "SpectralProblem",
+__all__ = ["sphere", "gaussian", "linear_teacher", "chunked_draws", "legendre_features", "SpectralProblem",
            "power_law_problem", "sample_spectral", "spectral_excess_risk", "spectral_ridge_risk",
            "spectral_krr_risk", "spectral_krr_equivalent_risk", "BLOCKS_LOCATIONS", "BLOCKS_HEIGHTS", "step_function", "blocks",
            "doppler", "kinked_profile", "kinked_ridge", "two_moons"]
@@ -52,6 +52,38 @@ def linear_teacher(key, X, beta, *, noise: float = 0.0) -> jax.Array:
     v.same_dim(X, beta, "X", "beta", axis=-1)
     noise = v.scalar(noise, "noise", nonnegative=True)
     return X @ beta + noise * jax.random.normal(key, (X.shape[0],), dtype=X.dtype)
+
+
+@partial(jax.jit, static_argnums=0)
+def _draw_chunk(sampler, key, c):
+    return sampler(jax.random.fold_in(key, c))
+
+
+def chunked_draws(key, sampler, size: int, chunk: int):
+    """A stream of ``size`` random values drawn in chunks of a fixed length ``chunk``.
+
+    With ``C = ⌈size / chunk⌉``, the stream is the first ``size`` entries (along axis 0) of
+
+        sampler(fold_in(key, 0)) ‖ sampler(fold_in(key, 1)) ‖ … ‖ sampler(fold_in(key, C − 1)),
+
+    ``‖`` concatenation. ``sampler`` maps a key to an array, or a pytree of arrays (e.g. a tuple of
+    inputs and noise), whose leaves all have leading axis ``chunk``; the result has the same
+    structure, each leaf of leading axis ``size``. Chunk ``c`` depends only on ``key`` and ``c``, so
+    the stream of a larger ``size`` extends that of a smaller one, and the sampler, whose
+    compilation can be slow (a normal or gamma draw), is compiled once for every ``size`` (pass the
+    same ``sampler`` object, e.g. a module-level function, from call to call: it is a static
+    argument of the compiled chunk). The chunks stay on the device (no host copies).
+    """
+    key = v.key(key)
+    if not callable(sampler):
+        raise ValueError(f"sampler must be a function key -> array(s), got {type(sampler).__name__}")
+    size = v.integer(size, "size", minimum=1)
+    chunk = v.integer(chunk, "chunk", minimum=1)
+    parts = [_draw_chunk(sampler, key, c) for c in range(-(-size // chunk))]
+    shapes = [jnp.shape(leaf) for leaf in jax.tree_util.tree_leaves(parts[0])]
+    if not shapes or any(s[:1] != (chunk,) for s in shapes):
+        raise ValueError(f"sampler must return arrays of leading axis chunk = {chunk}, got shapes {shapes}")
+    return jax.tree_util.tree_map(lambda *a: jnp.concatenate(a)[:size], *parts)
 
 
 # ------------------------------------------------------------------------------------------------

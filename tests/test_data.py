@@ -31,6 +31,62 @@ def test_gaussian_covariance(x64):
     np.testing.assert_allclose(jnp.cov(x.T), jnp.diag(eigs), atol=0.03)
 
 
+# ---------------------------------------------------------------- chunked draws
+
+def _normals_and_uniforms(key):
+    """A pytree sampler: 7 standard normals and (7, 3) uniforms from one key."""
+    kn, ku = jax.random.split(key)
+    return jax.random.normal(kn, (7,)), jax.random.uniform(ku, (7, 3))
+
+
+def test_chunked_draws_chunk_c_is_the_sampler_on_fold_in(dtype):
+    key = jax.random.key(3)
+    z, u = data.chunked_draws(key, _normals_and_uniforms, 20, 7)
+    assert z.shape == (20,) and u.shape == (20, 3) and z.dtype == u.dtype == dtype
+    for c in range(3):                                   # chunks 0, 1 whole; 6 entries of chunk 2
+        zc, uc = _normals_and_uniforms(jax.random.fold_in(key, c))
+        m = min(7, 20 - 7 * c)
+        np.testing.assert_array_equal(z[7 * c:7 * c + m], zc[:m])
+        np.testing.assert_array_equal(u[7 * c:7 * c + m], uc[:m])
+    assert not np.array_equal(z[:7], z[7:14])            # the chunks use different keys
+
+
+def test_chunked_draws_prefix_of_a_longer_stream_is_the_shorter_stream(dtype):
+    key = jax.random.key(4)
+    long_z, long_u = data.chunked_draws(key, _normals_and_uniforms, 30, 7)
+    for size in (1, 7, 8, 21, 29):
+        z, u = data.chunked_draws(key, _normals_and_uniforms, size, 7)
+        np.testing.assert_array_equal(z, long_z[:size])
+        np.testing.assert_array_equal(u, long_u[:size])
+    single = data.chunked_draws(key, lambda k: jax.random.normal(k, (7,)), 9, 7)   # one array
+    assert isinstance(single, jax.Array) and single.shape == (9,)
+
+
+def test_chunked_draws_compiles_the_sampler_once_for_all_sizes():
+    traces = []
+
+    def sampler(key):
+        traces.append(1)                                 # the body runs only when traced
+        return jax.random.gamma(key, 2.5, (5,))
+    for size in (1, 5, 6, 23, 100):
+        data.chunked_draws(jax.random.key(0), sampler, size, 5)
+    assert len(traces) == 1
+
+
+@pytest.mark.parametrize("args, match", [
+    ((3, _normals_and_uniforms, 5, 7), "key"),
+    ((jax.random.key(0), "normal", 5, 7), "sampler"),
+    ((jax.random.key(0), _normals_and_uniforms, 0, 7), "size"),
+    ((jax.random.key(0), _normals_and_uniforms, 2.5, 7), "size"),
+    ((jax.random.key(0), _normals_and_uniforms, 5, 0), "chunk"),
+    ((jax.random.key(0), _normals_and_uniforms, 5, 6), "leading axis chunk = 6"),
+    ((jax.random.key(0), jax.random.normal, 5, 1), "leading axis"),      # a scalar per key
+])
+def test_chunked_draws_rejects_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        data.chunked_draws(*args)
+
+
 # ---------------------------------------------------------------- Legendre features
 
 @pytest.mark.parametrize("degree", [0, 1, 2, 7, 25])
