@@ -55,7 +55,7 @@ All public functions validate their inputs and raise
 from __future__ import annotations
 
 import math
-from functools import partial
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 import jax
@@ -63,7 +63,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate as v
-from .. import ridgeless
+from .. import data, ridgeless
 
 __all__ = [
     "BlockSpectrum", "BLLTTerms", "block_spectrum", "spike_tail", "power_law", "isotropic",
@@ -310,19 +310,11 @@ _NORMAL_CHUNK = 1 << 15
 _BATCH_NUMBERS = 1 << 21            # standard normals held at once per batch of designs
 
 
-@partial(jax.jit, static_argnames=("dtype",))
-def _normal_chunk(key, dtype):
-    return jax.random.normal(key, (_NORMAL_CHUNK,), dtype=dtype)
-
-
-def _normal_draws(key, size, dtype):
-    """``size`` independent standard normals; chunk ``j`` of :data:`_NORMAL_CHUNK` comes from
-    ``fold_in(key, j)``, so the (slow to compile) sampler is compiled once per dtype, whatever the
-    design's shape."""
-    dtype = np.dtype(dtype)
-    chunks = -(-size // _NORMAL_CHUNK)
-    out = [_normal_chunk(jax.random.fold_in(key, j), dtype) for j in range(chunks)]
-    return jnp.concatenate(out)[:size]
+@lru_cache(maxsize=None)
+def _normal_sampler(dtype):
+    """``key ↦`` :data:`_NORMAL_CHUNK` standard normals of ``dtype``; one object per dtype, so that
+    :func:`lib.data.chunked_draws` compiles it once per dtype, whatever the design's shape."""
+    return partial(jax.random.normal, shape=(_NORMAL_CHUNK,), dtype=np.dtype(dtype))
 
 
 def _design_size(n, h, has_tail):
@@ -362,7 +354,8 @@ def _design_batches(key, spec, n, reps):
     kc, kz = jax.random.split(key)
     chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, reps, dtype)
     for start in range(0, reps, b):
-        z = jnp.stack([_normal_draws(jax.random.fold_in(kz, r), size, dtype)
+        z = jnp.stack([data.chunked_draws(jax.random.fold_in(kz, r), _normal_sampler(dtype), size,
+                                          _NORMAL_CHUNK)
                        for r in range(start, start + b)])
         yield z, chi2[start:start + b]
 
