@@ -194,7 +194,7 @@ def sphere_feature_curve(key, target_units, feature_units, *, target_weights=Non
 
 class FeaturesNeeded(NamedTuple):
     """What :func:`features_needed` returns, one entry per independent draw of the features:
-    ``m`` (int, ``(n_draws,)``), the smallest m with ``errors[i, m − 1] ≤ eps``; ``reached`` (bool,
+    ``m`` (int, ``(n_draws,)``), the count M_ε of :func:`features_needed`; ``reached`` (bool,
     ``(n_draws,)``), False where no m ≤ ``n_features`` reaches ``eps`` (``m`` is then
     ``n_features``, a lower bound: the count is censored at the budget); and ``errors``
     ``(n_draws, n_features)``, the whole curves ``errors[i, m − 1]``, m = 1, …, ``n_features``."""
@@ -217,7 +217,8 @@ def _needed(key, V_target, a_target, eps, ridge, *, n_features, n_draws, n_train
                              _pad_units(V, d, width), ridge, n_train=n_train, n_test=n_test)[0]
 
     errors = jax.lax.map(one, jnp.arange(n_draws))
-    hit = errors <= eps
+    m = jnp.arange(1, n_features + 1, dtype=errors.dtype)
+    hit = errors * jnp.sqrt((n_train - m) / n_train) <= eps     # the approximation error
     reached = jnp.any(hit, axis=1)
     return jnp.where(reached, jnp.argmax(hit, axis=1) + 1, n_features), reached, errors
 
@@ -231,15 +232,16 @@ def features_needed(key, target_units, *, eps: float, n_features: int, n_draws: 
     of shape ``(K,)`` or None). For each of ``n_draws`` independent draws ``i`` (key
     ``fold_in(key, i)``, so draw i does not depend on ``n_draws``), directions ``v_j`` uniform on
     ``S^d`` are drawn once, nested (the m-feature model uses the first m of them), and the curve
-    m ↦ err(m) of least squares with ``samples_per_feature · n_features`` training inputs is
-    computed in one go; the answer is
+    m ↦ err(m) of least squares with ``n = samples_per_feature · n_features`` training inputs is
+    computed in one go. The test error of least squares exceeds the approximation error by a
+    factor about ``sqrt(n/(n − m))`` (the estimation error; to first order in m/n,
+    ``sqrt(1 + m/n)``), so the answer is the first m at which the approximation error so
+    estimated reaches ``eps``:
 
-        M_ε = min{m : err(m) ≤ eps}.
+        M_ε = min{m : err(m) · sqrt((n − m)/n) ≤ eps}.
 
-    All draws run in one compiled call. Many samples per feature make the approximation error,
-    not the estimation error, dominate: the test error of least squares exceeds the
-    approximation error by a factor about ``sqrt(n/(n − m))`` (to first order in m/n,
-    ``sqrt(1 + m/n)``), at most ``sqrt(s/(s − 1))`` with ``s = samples_per_feature > 1``.
+    Without the factor, M_ε would be inflated by an amount that grows with m/n. All draws run in
+    one compiled call; ``samples_per_feature`` must be at least 2 (the factor needs n > m).
     """
     key = v.key(key)
     Vt = _units(target_units, "target_units")
@@ -250,7 +252,7 @@ def features_needed(key, target_units, *, eps: float, n_features: int, n_draws: 
     eps = v.scalar(eps, "eps", positive=True)
     n_features = v.integer(n_features, "n_features", minimum=1)
     n_draws = v.integer(n_draws, "n_draws", minimum=1)
-    spf = v.integer(samples_per_feature, "samples_per_feature", minimum=1)
+    spf = v.integer(samples_per_feature, "samples_per_feature", minimum=2)
     n_test = v.integer(n_test, "n_test", minimum=1)
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
     dtype = jnp.result_type(Vt.dtype, a.dtype)
