@@ -39,7 +39,8 @@ from .. import nets, ridgeless
 
 __all__ = ["with_bias", "relu_units", "nested_least_squares",
            "sphere_feature_curve", "FeaturesNeeded", "features_needed", "TrainedNets",
-           "train_two_layer", "harmonic_count", "harmonic_degree", "harmonic_degree_slope"]
+           "train_two_layer", "harmonic_count", "harmonic_degree", "harmonic_degree_slope",
+           "zonal_energies", "width_bound_count"]
 
 
 def with_bias(X) -> jax.Array:
@@ -196,11 +197,14 @@ class FeaturesNeeded(NamedTuple):
     """What :func:`features_needed` returns, one entry per independent draw of the features:
     ``m`` (int, ``(n_draws,)``), the count M_ε of :func:`features_needed`; ``reached`` (bool,
     ``(n_draws,)``), False where no m ≤ ``n_features`` reaches ``eps`` (``m`` is then
-    ``n_features``, a lower bound: the count is censored at the budget); and ``errors``
-    ``(n_draws, n_features)``, the whole curves ``errors[i, m − 1]``, m = 1, …, ``n_features``."""
+    ``n_features``, a lower bound: the count is censored at the budget); ``errors``
+    ``(n_draws, n_features)``, the whole test-error curves ``errors[i, m − 1]``, m = 1, …,
+    ``n_features``; and ``approx_errors``, the same divided by the estimation factor
+    ``sqrt(n/(n − m))``: estimates of the approximation error."""
     m: np.ndarray
     reached: np.ndarray
     errors: np.ndarray
+    approx_errors: np.ndarray
 
 
 @partial(jax.jit, static_argnames=("n_features", "n_draws", "n_train", "n_test"))
@@ -218,9 +222,10 @@ def _needed(key, V_target, a_target, eps, ridge, *, n_features, n_draws, n_train
 
     errors = jax.lax.map(one, jnp.arange(n_draws))
     m = jnp.arange(1, n_features + 1, dtype=errors.dtype)
-    hit = errors * jnp.sqrt((n_train - m) / n_train) <= eps     # the approximation error
+    approx = errors * jnp.sqrt((n_train - m) / n_train)         # the approximation error
+    hit = approx <= eps
     reached = jnp.any(hit, axis=1)
-    return jnp.where(reached, jnp.argmax(hit, axis=1) + 1, n_features), reached, errors
+    return jnp.where(reached, jnp.argmax(hit, axis=1) + 1, n_features), reached, errors, approx
 
 
 def features_needed(key, target_units, *, eps: float, n_features: int, n_draws: int = 1,
@@ -256,11 +261,11 @@ def features_needed(key, target_units, *, eps: float, n_features: int, n_draws: 
     n_test = v.integer(n_test, "n_test", minimum=1)
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
     dtype = jnp.result_type(Vt.dtype, a.dtype)
-    m, reached, errors = _needed(key, Vt.astype(dtype), a[None].astype(dtype),
+    m, reached, errors, approx = _needed(key, Vt.astype(dtype), a[None].astype(dtype),
                                  jnp.asarray(eps, dtype), jnp.asarray(ridge, dtype),
                                  n_features=n_features, n_draws=n_draws,
                                  n_train=spf * n_features, n_test=n_test)
-    return FeaturesNeeded(np.asarray(m), np.asarray(reached), np.asarray(errors))
+    return FeaturesNeeded(*(np.asarray(a) for a in (m, reached, errors, approx)))
 
 
 def harmonic_count(L, d: int) -> np.ndarray:
@@ -321,6 +326,79 @@ def harmonic_degree_slope(m, d: int) -> float:
     u, ell = np.log(m), np.log(harmonic_degree(m, d))
     u = u - u.mean()
     return float(u @ (ell - ell.mean()) / (u @ u))
+
+
+def zonal_energies(profile, d: int, L_max: int, *, support=(-1.0, 1.0), n_quad: int = 256):
+    """Harmonic energies of a zonal function ``f(x) = φ(x_1)`` on the sphere ``S^{d−1}``.
+
+    Returns ``(E, norm2)``: ``E[ℓ]``, ℓ = 0, …, ``L_max``, the squared norm of the projection of f
+    on the spherical harmonics of degree ℓ, and ``norm2 = E f²`` (inputs uniform), with
+
+        E_ℓ = dim H_ℓ · c_ℓ²,   c_ℓ = E[φ(t) P_ℓ(t)],   t = x_1,
+
+    ``P_ℓ`` the Gegenbauer polynomial of ``S^{d−1}`` normalized by ``P_ℓ(1) = 1``
+    (``(ℓ + d − 2) P_{ℓ+1} = (2ℓ + d − 2) t P_ℓ − ℓ P_{ℓ−1}``: Chebyshev for d = 2, Legendre for
+    d = 3), ``dim H_ℓ = N_d(ℓ) − N_d(ℓ − 1)`` (:func:`harmonic_count`), and ``t`` of density
+    ``∝ (1 − t²)^{(d−3)/2}``. Parseval: ``Σ_ℓ E_ℓ = norm2``. ``φ`` (a NumPy function of t) must
+    vanish outside ``support = (lo, hi)`` and be smooth inside it: the expectations are computed by
+    Gauss–Legendre quadrature with ``n_quad`` nodes in the angle ``θ = arccos t`` over
+    ``[arccos hi, arccos lo]`` (exact for polynomial φ of degree < n_quad − L_max − d).
+    """
+    d = v.integer(d, "d", minimum=2)
+    L_max = v.integer(L_max, "L_max", minimum=0)
+    n_quad = v.integer(n_quad, "n_quad", minimum=2)
+    lo, hi = (float(b) for b in support)
+    if not -1.0 <= lo < hi <= 1.0:
+        raise ValueError(f"support must satisfy -1 <= lo < hi <= 1, got {support}")
+    node, weight = np.polynomial.legendre.leggauss(n_quad)
+    a, b = math.acos(hi), math.acos(lo)
+    theta, weight = a + (node + 1) * (b - a) / 2, weight * (b - a) / 2
+    t = np.cos(theta)
+    phi = np.asarray(profile(t), dtype=np.float64)
+    if phi.shape != t.shape or not np.all(np.isfinite(phi)):
+        raise ValueError("profile must map an array of t to finite values of the same shape")
+    # E g(t) = ∫ g(cos θ) sin^{d−2} θ dθ / ∫_0^π sin^{d−2} θ dθ
+    w = weight * np.sin(theta) ** (d - 2) * math.gamma(d / 2) / (
+        math.sqrt(math.pi) * math.gamma((d - 1) / 2))
+    dims = np.diff(harmonic_count(np.arange(L_max + 1), d), prepend=0.0)   # dim H_ℓ
+    E, p_prev, p = np.empty(L_max + 1), np.zeros_like(t), np.ones_like(t)
+    for ell in range(L_max + 1):
+        E[ell] = dims[ell] * (w @ (phi * p)) ** 2
+        p_prev, p = p, ((2 * ell + d - 2) * t * p - ell * p_prev) / (ell + d - 2) if ell + d > 2 \
+            else t * p
+    return E, float(w @ phi ** 2)
+
+
+def width_bound_count(energies, norm2: float, d: int, eps: float) -> float:
+    """The fewest features ``M*`` that could reach relative L² error ``eps`` on average, for a zonal
+    target with harmonic energies ``energies`` (ℓ = 0, 1, …; :func:`zonal_energies`) and squared
+    norm ``norm2``, whatever rotation-invariant law the random features follow.
+
+    Averaged over rotations of the target, the squared error of the best approximation from any
+    M-dimensional space is at least the energy outside the M largest eigenvalues of the averaged
+    covariance (Ky Fan), which has eigenvalue ``λ_ℓ = E_ℓ / dim H_ℓ`` with multiplicity ``dim H_ℓ``.
+    With the eigenvalues in decreasing order and a degree filled in part (M real),
+
+        M* = min{M : norm2 − (sum of the M largest eigenvalues) ≤ eps² · norm2}.
+
+    ``N_d(L_ε − 1) < M* ≤ N_d(L_ε)`` when λ_ℓ decreases in ℓ, with ``L_ε`` the first degree at
+    which the relative tail falls below ``eps``. Raises if the given degrees do not suffice.
+    """
+    d = v.integer(d, "d", minimum=2)
+    E = np.asarray(energies, dtype=np.float64)
+    if E.ndim != 1 or E.size == 0 or not np.all(np.isfinite(E)) or np.any(E < 0):
+        raise ValueError("energies must be a non-empty 1-D array of finite values >= 0")
+    norm2 = v.scalar(norm2, "norm2", positive=True)
+    eps = v.scalar(eps, "eps", positive=True)
+    dims = np.diff(harmonic_count(np.arange(E.size), d), prepend=0.0)
+    order = np.argsort(-E / dims, kind="stable")
+    need = (1.0 - eps ** 2) * norm2 - np.cumsum(E[order])     # energy still to capture
+    full = np.cumsum(dims[order])
+    k = int(np.argmax(need <= 0)) if np.any(need <= 0) else -1
+    if k < 0:
+        raise ValueError("the energies given do not reach the error eps: raise L_max")
+    lam = E[order[k]] / dims[order[k]]
+    return float(full[k] - (-need[k]) / lam)                  # fill degree order[k] in part
 
 
 class TrainedNets(NamedTuple):

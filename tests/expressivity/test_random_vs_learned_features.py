@@ -111,8 +111,9 @@ def test_features_needed_first_crossing_censoring_and_independent_draws():
     assert easy.errors.shape == (3, 128) and easy.m.shape == easy.reached.shape == (3,)
     assert easy.reached.all()
     ms = np.arange(1, 129)
-    for e, m in zip(easy.errors, easy.m):  # first crossing of eps by the approximation error
+    for e, a, m in zip(easy.errors, easy.approx_errors, easy.m):  # first crossing of eps
         approx = e * np.sqrt((4 * 128 - ms) / (4 * 128))   # the estimation factor divided out
+        np.testing.assert_allclose(a, approx, rtol=1e-12)
         assert approx[m - 1] <= 0.5 and (m == 1 or np.all(approx[:m - 1] > 0.5))
     assert np.all(hard.m[hard.reached] >= easy.m[hard.reached])
     none = features.features_needed(jax.random.key(7), v, eps=1e-9, n_features=16, n_draws=2)
@@ -125,6 +126,43 @@ def test_features_needed_first_crossing_censoring_and_independent_draws():
     curve = features.sphere_feature_curve(k_data, v, V / jnp.linalg.norm(V, axis=1, keepdims=True),
                                           n_train=4 * 128)
     np.testing.assert_allclose(easy.errors[2], curve, rtol=1e-5, atol=1e-6)
+
+@pytest.mark.parametrize("d", [2, 3, 5])
+def test_zonal_energies_closed_forms_and_parseval(d):
+    # phi(t) = t is the degree-1 zonal harmonic: E t^2 = 1/d, all of it at degree 1
+    E, norm2 = features.zonal_energies(lambda t: t, d, 4)
+    np.testing.assert_allclose(E, [0, 1 / d, 0, 0, 0], atol=1e-12)
+    assert norm2 == pytest.approx(1 / d, rel=1e-12)
+    # t^2 - 1/d is a degree-2 zonal harmonic (mean 0): E = Var(t^2) at degree 2 only
+    E, norm2 = features.zonal_energies(lambda t: t ** 2 - 1 / d, d, 4)
+    var = 3 / (d * (d + 2)) - 1 / d ** 2                      # E t^4 = 3/(d(d+2)) on S^{d-1}
+    np.testing.assert_allclose(E, [0, 0, var, 0, 0], atol=1e-12)
+    # a kink on a cap: Parseval, and E_0 = (E phi)^2 against a Monte Carlo mean
+    E, norm2 = features.zonal_energies(lambda t: np.maximum(t - 0.5, 0), d, 150, support=(0.5, 1))
+    assert E.sum() == pytest.approx(norm2, rel=2e-3)
+    t = np.asarray(data.sphere(jax.random.key(d), 400_000, d))[:, 0]
+    mean = np.maximum(t - 0.5, 0).mean()
+    assert np.sqrt(E[0]) == pytest.approx(mean, rel=0.02)
+
+
+def test_width_bound_count_fills_degrees_in_order_of_energy_per_harmonic():
+    d = 3                                           # dim H_l = 1, 3, 5, 7
+    E = np.array([0.0, 3.0, 5.0, 0.0])             # eigenvalues 0, 1, 1, 0: degree 1 and 2 tie
+    norm2 = 8.0
+    # eps^2 norm2 = 2: capture 6 of the 8, i.e. 6 of the 8 unit eigenvalues
+    assert features.width_bound_count(E, norm2, d, 0.5) == pytest.approx(6.0)
+    E = np.array([0.0, 0.3, 5.0])                  # eigenvalues 0, 0.1, 1: degree 2 comes first
+    assert features.width_bound_count(E, 5.3, d, np.sqrt(0.3 / 5.3)) == pytest.approx(5.0)
+    assert features.width_bound_count(E, 5.3, d, np.sqrt(0.15 / 5.3)) == pytest.approx(6.5)
+    with pytest.raises(ValueError, match="L_max"):
+        features.width_bound_count(E, 10.0, d, 0.1)
+    # between N_d(L_eps - 1) and N_d(L_eps) for the kink (energy per harmonic decreasing)
+    E, norm2 = features.zonal_energies(lambda t: np.maximum(t - 0.5, 0), 4, 60, support=(0.5, 1))
+    m = features.width_bound_count(E, norm2, 4, 0.25)
+    tail = np.sqrt(1 - np.cumsum(E) / norm2)
+    L = int(np.argmax(tail <= 0.25))
+    assert features.harmonic_count(L - 1, 4) < m <= features.harmonic_count(L, 4)
+
 
 def test_train_two_layer_learns_a_single_neuron_and_masks_widths():
     key = jax.random.key(8)
@@ -224,6 +262,10 @@ def test_harmonic_degree_slope():
                                       n_features=4), "eps"),
     (lambda: features.features_needed(jax.random.key(0), jnp.ones((1, 3)), eps=0.1,
                                       n_features=4, samples_per_feature=1), "samples_per_feature"),
+    (lambda: features.zonal_energies(lambda t: t, 3, 2, support=(0.5, 0.2)), "support"),
+    (lambda: features.zonal_energies(lambda t: t[:2], 3, 2), "profile"),
+    (lambda: features.width_bound_count([1.0, -1.0], 1.0, 3, 0.1), "energies"),
+    (lambda: features.width_bound_count([1.0, 1.0], 0.0, 3, 0.1), "norm2"),
     (lambda: features.train_two_layer(jax.random.key(0), jnp.ones((4, 2)), jnp.ones(3),
                                       jnp.ones((4, 2)), jnp.ones(4), widths=[1]), "y must"),
     (lambda: features.train_two_layer(jax.random.key(0), jnp.ones((4, 2)), jnp.ones(4),
