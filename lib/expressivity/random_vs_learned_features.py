@@ -342,7 +342,9 @@ def zonal_energies(profile, d: int, L_max: int, *, support=(-1.0, 1.0), n_quad: 
     ``∝ (1 − t²)^{(d−3)/2}``. Parseval: ``Σ_ℓ E_ℓ = norm2``. ``φ`` (a NumPy function of t) must
     vanish outside ``support = (lo, hi)`` and be smooth inside it: the expectations are computed by
     Gauss–Legendre quadrature with ``n_quad`` nodes in the angle ``θ = arccos t`` over
-    ``[arccos hi, arccos lo]`` (exact for polynomial φ of degree < n_quad − L_max − d).
+    ``[arccos hi, arccos lo]``, where the integrand is then analytic, so the rule converges
+    geometrically (for the kink of chapter 1.3, 256 nodes agree with 1024 to about 1e-11 relative,
+    ``L_max = 60``, ``d ≤ 64``).
     """
     d = v.integer(d, "d", minimum=2)
     L_max = v.integer(L_max, "L_max", minimum=0)
@@ -381,8 +383,10 @@ def width_bound_count(energies, norm2: float, d: int, eps: float) -> float:
 
         M* = min{M : norm2 − (sum of the M largest eigenvalues) ≤ eps² · norm2}.
 
-    ``N_d(L_ε − 1) < M* ≤ N_d(L_ε)`` when λ_ℓ decreases in ℓ, with ``L_ε`` the first degree at
-    which the relative tail falls below ``eps``. Raises if the given degrees do not suffice.
+    ``N_d(L_ε − 1) < M* ≤ N_d(L_ε)`` when λ_ℓ decreases in ℓ up to ``L_ε``, the first degree at
+    which the relative tail falls below ``eps``. Raises if the given degrees do not suffice: if
+    they do not reach the error, or if the omitted degrees could carry more energy per harmonic
+    than the last one used. ``0 < eps < 1``.
     """
     d = v.integer(d, "d", minimum=2)
     E = np.asarray(energies, dtype=np.float64)
@@ -390,7 +394,10 @@ def width_bound_count(energies, norm2: float, d: int, eps: float) -> float:
         raise ValueError("energies must be a non-empty 1-D array of finite values >= 0")
     norm2 = v.scalar(norm2, "norm2", positive=True)
     eps = v.scalar(eps, "eps", positive=True)
-    dims = np.diff(harmonic_count(np.arange(E.size), d), prepend=0.0)
+    if eps >= 1:
+        raise ValueError(f"eps must be < 1 (zero already has relative error 1), got {eps}")
+    dims = np.diff(harmonic_count(np.arange(E.size + 1), d), prepend=0.0)
+    dims, dim_next = dims[:-1], dims[-1]
     order = np.argsort(-E / dims, kind="stable")
     need = (1.0 - eps ** 2) * norm2 - np.cumsum(E[order])     # energy still to capture
     full = np.cumsum(dims[order])
@@ -398,6 +405,9 @@ def width_bound_count(energies, norm2: float, d: int, eps: float) -> float:
     if k < 0:
         raise ValueError("the energies given do not reach the error eps: raise L_max")
     lam = E[order[k]] / dims[order[k]]
+    if lam < max(norm2 - E.sum(), 0.0) / dim_next:           # an omitted degree might come first
+        raise ValueError("the energies given may omit a degree with more energy per harmonic: "
+                         "raise L_max")
     return float(full[k] - (-need[k]) / lam)                  # fill degree order[k] in part
 
 
