@@ -340,7 +340,7 @@ def zonal_energies(profile, d: int, L_max: int, *, support=(-1.0, 1.0), n_quad: 
     (``(ℓ + d − 2) P_{ℓ+1} = (2ℓ + d − 2) t P_ℓ − ℓ P_{ℓ−1}``: Chebyshev for d = 2, Legendre for
     d = 3), ``dim H_ℓ = N_d(ℓ) − N_d(ℓ − 1)`` (:func:`harmonic_count`), and ``t`` of density
     ``∝ (1 − t²)^{(d−3)/2}``. Parseval: ``Σ_ℓ E_ℓ = norm2``. ``φ`` (a NumPy function of t) must
-    vanish outside ``support = (lo, hi)`` and be smooth inside it: the expectations are computed by
+    vanish outside ``support = (lo, hi)`` and be analytic on it: the expectations are computed by
     Gauss–Legendre quadrature with ``n_quad`` nodes in the angle ``θ = arccos t`` over
     ``[arccos hi, arccos lo]``, where the integrand is then analytic, so the rule converges
     geometrically (for the kink of chapter 1.3, 256 nodes agree with 1024 to about 1e-11 relative,
@@ -383,8 +383,8 @@ def width_bound_count(energies, norm2: float, d: int, eps: float) -> float:
 
         M* = min{M : norm2 − (sum of the M largest eigenvalues) ≤ eps² · norm2}.
 
-    ``N_d(L_ε − 1) < M* ≤ N_d(L_ε)`` when λ_ℓ decreases in ℓ up to ``L_ε``, the first degree at
-    which the relative tail falls below ``eps``. Raises if the given degrees do not suffice: if
+    ``N_d(L_ε − 1) < M* ≤ N_d(L_ε)`` when every degree below ``L_ε`` (the first degree at which
+    the relative tail falls below ``eps``) has at least as large a λ as every degree from ``L_ε`` on. Raises if the given degrees do not suffice: if
     they do not reach the error, or if the omitted degrees could carry more energy per harmonic
     than the last one used. ``0 < eps < 1``.
     """

@@ -177,7 +177,8 @@ def test_width_bound_count_fills_degrees_in_order_of_energy_per_harmonic():
         features.width_bound_count([0.0, 1.0], 11.0, d, 0.99)
     with pytest.raises(ValueError, match="eps"):
         features.width_bound_count(E, 5.3, d, 1.0)
-    # between N_d(L_eps - 1) and N_d(L_eps) for the kink (energy per harmonic decreasing)
+    # between N_d(L_eps - 1) and N_d(L_eps) for the kink (degrees below L_eps carry more energy per
+    # harmonic than all later ones at d = 4)
     E, norm2 = features.zonal_energies(lambda t: np.maximum(t - 0.5, 0), 4, 60, support=(0.5, 1))
     m = features.width_bound_count(E, norm2, 4, 0.25)
     tail = np.sqrt(1 - np.cumsum(E) / norm2)
