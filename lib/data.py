@@ -19,13 +19,14 @@ __all__ = ["sphere", "gaussian", "linear_teacher", "chunked_draws", "legendre_fe
            "doppler", "kinked_profile", "kinked_ridge", "two_moons"]
 
 
-def sphere(key, n: int, d: int, *, radius: float = 1.0) -> jax.Array:
-    """``n`` points uniform on the sphere of radius ``radius`` in R^d: ``x = r · g/‖g‖``, g ~ N(0, I_d)."""
+def sphere(key, n: int, d: int, *, radius: float = 1.0, dtype=None) -> jax.Array:
+    """``n`` points uniform on the sphere of radius ``radius`` in R^d: ``x = r · g/‖g‖``, g ~ N(0, I_d)
+    (``dtype``: JAX's default float when None)."""
     key = v.key(key)
     n = v.integer(n, "n", minimum=1)
     d = v.integer(d, "d", minimum=1)
     radius = v.scalar(radius, "radius", positive=True)
-    g = jax.random.normal(key, (n, d))
+    g = jax.random.normal(key, (n, d), dtype=dtype if dtype is not None else float)
     return radius * g / jnp.linalg.norm(g, axis=1, keepdims=True)
 
 

@@ -25,6 +25,12 @@ def test_sphere_radius_and_determinism(dtype):
     np.testing.assert_array_equal(x, data.sphere(jax.random.key(0), 50, 4, radius=2.0))
 
 
+def test_sphere_dtype_overrides_the_default(x64):
+    x32 = data.sphere(jax.random.key(3), 20, 3, dtype=jnp.float32)      # float64 is the default here
+    assert x32.dtype == jnp.float32 and data.sphere(jax.random.key(3), 20, 3).dtype == jnp.float64
+    np.testing.assert_allclose(jnp.linalg.norm(x32, axis=1), 1.0, rtol=1e-6)
+
+
 def test_gaussian_covariance(x64):
     eigs = jnp.array([4.0, 1.0, 0.25])
     x = data.gaussian(jax.random.key(1), 200_000, 3, cov_eigs=eigs)
