@@ -35,7 +35,7 @@ import numpy as np
 from jax.tree_util import Partial
 
 from .. import _validate as v
-from .. import nets, ridgeless
+from .. import data, nets, ridgeless
 
 __all__ = ["with_bias", "relu_units", "nested_least_squares",
            "sphere_feature_curve", "FeaturesNeeded", "features_needed", "TrainedNets",
@@ -197,14 +197,12 @@ class FeaturesNeeded(NamedTuple):
     """What :func:`features_needed` returns, one entry per independent draw of the features:
     ``m`` (int, ``(n_draws,)``), the count M_ε of :func:`features_needed`; ``reached`` (bool,
     ``(n_draws,)``), False where no m ≤ ``n_features`` reaches ``eps`` (``m`` is then
-    ``n_features``, a lower bound: the count is censored at the budget); ``errors``
+    ``n_features``, a lower bound: the count is censored at the budget); and ``errors``
     ``(n_draws, n_features)``, the whole test-error curves ``errors[i, m − 1]``, m = 1, …,
-    ``n_features``; and ``approx_errors``, the same divided by the estimation factor
-    ``sqrt(n/(n − m))``: estimates of the approximation error."""
+    ``n_features``."""
     m: np.ndarray
     reached: np.ndarray
     errors: np.ndarray
-    approx_errors: np.ndarray
 
 
 @partial(jax.jit, static_argnames=("n_features", "n_draws", "n_train", "n_test"))
@@ -215,17 +213,15 @@ def _needed(key, V_target, a_target, eps, ridge, *, n_features, n_draws, n_train
 
     def one(i):
         k_dir, k_data = jax.random.split(jax.random.fold_in(key, i))
-        V = jax.random.normal(k_dir, (n_features, d + 1), V_target.dtype)
-        V = V / jnp.linalg.norm(V, axis=1, keepdims=True)                   # uniform on S^d
+        V = data.sphere(k_dir, n_features, d + 1, dtype=V_target.dtype)     # uniform on S^d
         return _sphere_curve(k_data, d, _pad_units(V_target, d, width), a_target,
                              _pad_units(V, d, width), ridge, n_train=n_train, n_test=n_test)[0]
 
     errors = jax.lax.map(one, jnp.arange(n_draws))
     m = jnp.arange(1, n_features + 1, dtype=errors.dtype)
-    approx = errors * jnp.sqrt((n_train - m) / n_train)         # the approximation error
-    hit = approx <= eps
+    hit = errors * jnp.sqrt((n_train - m) / n_train) <= eps     # the approximation error
     reached = jnp.any(hit, axis=1)
-    return jnp.where(reached, jnp.argmax(hit, axis=1) + 1, n_features), reached, errors, approx
+    return jnp.where(reached, jnp.argmax(hit, axis=1) + 1, n_features), reached, errors
 
 
 def features_needed(key, target_units, *, eps: float, n_features: int, n_draws: int = 1,
@@ -261,11 +257,10 @@ def features_needed(key, target_units, *, eps: float, n_features: int, n_draws: 
     n_test = v.integer(n_test, "n_test", minimum=1)
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
     dtype = jnp.result_type(Vt.dtype, a.dtype)
-    m, reached, errors, approx = _needed(key, Vt.astype(dtype), a[None].astype(dtype),
-                                 jnp.asarray(eps, dtype), jnp.asarray(ridge, dtype),
-                                 n_features=n_features, n_draws=n_draws,
-                                 n_train=spf * n_features, n_test=n_test)
-    return FeaturesNeeded(*(np.asarray(a) for a in (m, reached, errors, approx)))
+    out = _needed(key, Vt.astype(dtype), a[None].astype(dtype), jnp.asarray(eps, dtype),
+                  jnp.asarray(ridge, dtype), n_features=n_features, n_draws=n_draws,
+                  n_train=spf * n_features, n_test=n_test)
+    return FeaturesNeeded(*(np.asarray(x) for x in out))
 
 
 def harmonic_count(L, d: int) -> np.ndarray:
@@ -384,9 +379,9 @@ def width_bound_count(energies, norm2: float, d: int, eps: float) -> float:
         M* = min{M : norm2 − (sum of the M largest eigenvalues) ≤ eps² · norm2}.
 
     ``N_d(L_ε − 1) < M* ≤ N_d(L_ε)`` when every degree below ``L_ε`` (the first degree at which
-    the relative tail falls below ``eps``) has at least as large a λ as every degree from ``L_ε`` on. Raises if the given degrees do not suffice: if
-    they do not reach the error, or if the omitted degrees could carry more energy per harmonic
-    than the last one used. ``0 < eps < 1``.
+    the relative tail falls below ``eps``) has at least as large a λ as every degree from ``L_ε``
+    on. Raises if the given degrees do not suffice: if they do not reach the error, or if the
+    omitted degrees could carry more energy per harmonic than the last one used. ``0 < eps < 1``.
     """
     d = v.integer(d, "d", minimum=2)
     E = np.asarray(energies, dtype=np.float64)

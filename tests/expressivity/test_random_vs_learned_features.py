@@ -111,9 +111,8 @@ def test_features_needed_first_crossing_censoring_and_independent_draws():
     assert easy.errors.shape == (3, 128) and easy.m.shape == easy.reached.shape == (3,)
     assert easy.reached.all()
     ms = np.arange(1, 129)
-    for e, a, m in zip(easy.errors, easy.approx_errors, easy.m):  # first crossing of eps
+    for e, m in zip(easy.errors, easy.m):  # first crossing of eps by the approximation error
         approx = e * np.sqrt((4 * 128 - ms) / (4 * 128))   # the estimation factor divided out
-        np.testing.assert_allclose(a, approx, rtol=1e-12)
         assert approx[m - 1] <= 0.5 and (m == 1 or np.all(approx[:m - 1] > 0.5))
     assert np.all(hard.m[hard.reached] >= easy.m[hard.reached])
     none = features.features_needed(jax.random.key(7), v, eps=1e-9, n_features=16, n_draws=2)
