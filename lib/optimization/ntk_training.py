@@ -23,6 +23,7 @@ Functions
 ``kernel_gd_distance(K_train, y, steps, *, step_size, ...)``         ``‖θ_t − θ_0‖`` of the linearized model
 ``norm_bound(K_train, y)``                                          ``√(2 yᵀK⁻¹y / n)`` (Arora et al., 2019)
 ``symmetric_two_layer(key, d, width, ...)``                         ``lib.nets`` parameters with ``f_0 ≡ 0``
+``gd_residual_path(apply_fn, params, X, y, *, n_steps, step_size)`` GD on a network: residuals, Gram spectrum, remainder
 ``averaged_sgd(X, y, *, step_size, ridge, ...)``                    one-pass averaged SGD, least squares
 ``averaged_sgd_network(apply_fn, params0, X, y, *, step_size, ridge)`` the same on a network's parameters
 ``averaged_sgd_expected_risk(mu, theta, T, *, step_size, ridge, noise)`` its exact expected risk, Gaussian features
@@ -37,8 +38,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate as v
+from .. import ntk
 
 __all__ = ["KernelGD", "kernel_gd", "kernel_gd_distance", "norm_bound", "symmetric_two_layer",
+           "ResidualPath", "gd_residual_path",
            "AveragedSGD", "averaged_sgd", "averaged_sgd_network", "averaged_sgd_expected_risk"]
 
 
@@ -212,6 +215,97 @@ def symmetric_two_layer(key, d: int, width: int, *, b_std: float = 0.0):
     b = jax.random.normal(kb, (width // 2,))
     return [(jnp.concatenate([A, A], axis=1), jnp.concatenate([b, b])),
             (jnp.concatenate([a, -a], axis=0), jnp.zeros(1, A.dtype))]
+
+
+class ResidualPath(NamedTuple):
+    """What :func:`gd_residual_path` returns. ``residual`` ``(T + 1, n)``: ``r_t = f(X; θ_t) − y``
+    for ``t = 0, …, T``. Per step ``θ_t → θ_{t+1}`` (``t = 0, …, T − 1``), each of shape ``(T,)``:
+    ``lam_min``, ``lam_max`` the extreme eigenvalues of the Gram matrix ``H(t)``, ``rayleigh`` the
+    residual's Rayleigh quotient ``q_t = r_tᵀH(t)r_t / ‖r_t‖²``, ``remainder`` ``‖δ_t‖`` with
+    ``δ_t = r_{t+1} − (I − ηH(t)/n) r_t``. ``params``: the final parameters ``θ_T``."""
+    params: object
+    residual: jax.Array
+    lam_min: jax.Array
+    lam_max: jax.Array
+    rayleigh: jax.Array
+    remainder: jax.Array
+
+
+@partial(jax.jit, static_argnums=(0, 1, 6))
+def _residual_path(apply_fn, gram_fn, params, X, y, step, n_steps):
+    n = y.shape[0]
+    f = lambda p: jnp.reshape(apply_fn(p, X), (n,))
+    gram = gram_fn if gram_fn is not None else (lambda p, Z: ntk.empirical(apply_fn, p, Z, Z))
+
+    def body(carry, _):
+        p, r = carry                                    # r = f(X; p) − y, carried: δ uses the
+        H = gram(p, X)                                  # very residuals that are recorded
+        H = 0.5 * (H + H.T)
+        _, pullback = jax.vjp(f, p)
+        (g,) = pullback(r / n)                          # ∇ (1/2n)‖f − y‖²
+        p_next = jax.tree_util.tree_map(lambda a, ga: a - step * ga, p, g)
+        r_next = f(p_next) - y
+        Hr = H @ r
+        delta = (r_next - r) + (step / n) * Hr          # r_{t+1} − (I − ηH/n) r_t
+        lam = jnp.linalg.eigvalsh(H)
+        return (p_next, r_next), (r_next, lam[0], lam[-1], (r @ Hr) / (r @ r),
+                                  jnp.sqrt(delta @ delta))
+
+    r0 = f(params) - y
+    (pT, _), (res, lmin, lmax, q, rem) = jax.lax.scan(body, (params, r0), None, length=n_steps)
+    return pT, jnp.concatenate([r0[None], res]), lmin, lmax, q, rem
+
+
+def gd_residual_path(apply_fn, params, X, y, *, n_steps: int, step_size,
+                     gram_fn=None) -> ResidualPath:
+    """Full-batch gradient descent on ``L(θ) = (1/2n) ‖f(X; θ) − y‖²`` that records, at every step,
+    the residual, the Gram matrix's extreme eigenvalues and the part of the step the kernel does
+    not explain.
+
+    With ``f(X; θ) = apply_fn(params, X)`` (shape ``(n,)`` or ``(n, 1)``), ``r_t = f(X; θ_t) − y``,
+    ``θ_{t+1} = θ_t − η ∇L(θ_t)`` and the Gram matrix ``H(t) = J_t J_tᵀ`` of the tangent kernel at
+    ``θ_t`` (``J_t`` the ``n × P`` Jacobian), one step maps the residual as
+
+        r_{t+1} = (I − η H(t)/n) r_t + δ_t,
+
+    where ``−(η/n) H(t) r_t = −η J_t ∇L(θ_t)`` is the first-order (linearized) change and
+    ``δ_t`` the remainder of the Taylor expansion, ``O(η² ‖∇L‖²)``; it vanishes for a model linear
+    in ``θ``. Hence, with ``ρ_t = ‖δ_t‖/‖r_t‖``,
+
+        ‖r_{t+1}‖/‖r_t‖ ≤ max(1 − ηλ_min(H(t))/n, ηλ_max(H(t))/n − 1) + ρ_t,
+        ‖r_{t+1}‖/‖r_t‖ ≥ |1 − η q_t/n| − ρ_t,   q_t = r_tᵀH(t)r_t/‖r_t‖²
+
+    (the second from ``‖(I − ηH/n) r‖² = ‖r‖²(1 − 2ηq_t/n + η² r_tᵀH²r_t/(n²‖r_t‖²))`` and
+    Cauchy–Schwarz ``r_tᵀH²r_t ≥ q_t²‖r_t‖²``). Returns :class:`ResidualPath`: the residuals
+    ``r_0, …, r_T`` and, per step, ``λ_min(H(t))``, ``λ_max(H(t))``, ``q_t`` and ``‖δ_t‖``, all
+    computed inside one jitted ``lax.scan`` (``δ_t`` from the very residuals recorded, so the
+    identity above holds up to the rounding of ``H(t) r_t``).
+
+    ``gram_fn(params, X)`` returns ``H`` ``(n, n)``; default :func:`lib.ntk.empirical` by
+    autodiff (``n`` backward passes per step). For the two-layer network a closed form such as
+    :func:`lib.ntk.two_layer_empirical` is much cheaper. ``apply_fn`` and ``gram_fn`` must be
+    hashable (module-level functions or the same object on every call): they are static for
+    ``jit``, one compilation per shapes and functions. ``n_steps`` ``T ≥ 1``, ``step_size``
+    ``η > 0``. ``y`` may be a tracer, e.g. to ``jax.vmap`` over several label vectors.
+    """
+    if not callable(apply_fn):
+        raise ValueError(f"apply_fn must be callable, got {apply_fn!r}")
+    if gram_fn is not None and not callable(gram_fn):
+        raise ValueError(f"gram_fn must be callable or None, got {gram_fn!r}")
+    X = v.float_array(X, "X", ndim=2)
+    y = v.float_array(y, "y", ndim=1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one entry per row of X ({X.shape[0]}), got shape {y.shape}")
+    n_steps = v.integer(n_steps, "n_steps", minimum=1)
+    step = v.scalar(step_size, "step_size", positive=True)
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise ValueError("params must contain at least one array")
+    dtype = jnp.result_type(*leaves, X.dtype, y.dtype)
+    p0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
+    out = _residual_path(apply_fn, gram_fn, p0, X.astype(dtype), y.astype(dtype),
+                         jnp.asarray(step, dtype), n_steps)
+    return ResidualPath(*out)
 
 
 class AveragedSGD(NamedTuple):

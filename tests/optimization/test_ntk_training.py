@@ -255,3 +255,118 @@ def test_averaged_sgd_expected_risk_float32_and_validation():
         linearized.averaged_sgd_expected_risk(mu, theta, 5, step_size=0.1, ridge=-1.0, noise=1.0)
     with pytest.raises(ValueError, match="noise"):
         linearized.averaged_sgd_expected_risk(mu, theta, 5, step_size=0.1, ridge=0.0, noise=-1.0)
+
+
+def _relu_net(d=3, n=6, M=64, symmetric=True):
+    X = np.asarray(jax.random.normal(jax.random.key(20), (n, d)))
+    X = np.sqrt(d) * X / np.linalg.norm(X, axis=1, keepdims=True)
+    if symmetric:
+        p0 = linearized.symmetric_two_layer(jax.random.key(21), d, M)
+    else:
+        p0 = nets.init_mlp(jax.random.key(21), [d, M, 1], parameterization="ntk")
+    y = np.asarray(jax.random.normal(jax.random.key(22), (n,)))
+    return X, p0, y
+
+
+_relu = partial(nets.apply_mlp, parameterization="ntk")
+
+
+def test_gd_residual_path_against_independent_iteration():
+    # θ_t by lib.nets.train (same GD), H(t) by autodiff lib.ntk.empirical, then in NumPy:
+    # r_t, λ(H(t)), q_t and δ_t = r_{t+1} − (I − ηH(t)/n) r_t (plain init: δ_0 ≠ 0, see below)
+    X, p0, y = _relu_net(symmetric=False)
+    n, eta, T = X.shape[0], 1.5, 6
+    out = linearized.gd_residual_path(_relu, p0, X, 0.3 * y, n_steps=T, step_size=eta)
+    loss = lambda p: 0.5 * jnp.mean((_relu(p, X)[:, 0] - 0.3 * y) ** 2)
+    params = [p0] + [nets.train(loss, p0, n_steps=t, step_size=eta).params for t in range(1, T + 1)]
+    r = np.stack([np.asarray(_relu(p, X)[:, 0]) - 0.3 * y for p in params])
+    np.testing.assert_allclose(out.residual, r, rtol=1e-10, atol=1e-12)
+    for t in range(T):
+        H = np.asarray(ntk.empirical(_relu, params[t], X, X))
+        lam = np.linalg.eigvalsh(H)
+        delta = r[t + 1] - (r[t] - eta / n * H @ r[t])
+        np.testing.assert_allclose(out.lam_min[t], lam[0], rtol=1e-9)
+        np.testing.assert_allclose(out.lam_max[t], lam[-1], rtol=1e-9)
+        np.testing.assert_allclose(out.rayleigh[t], r[t] @ H @ r[t] / (r[t] @ r[t]), rtol=1e-9)
+        np.testing.assert_allclose(out.remainder[t], np.linalg.norm(delta), rtol=1e-6)
+        # the remainder is a small part of the step here, yet far above rounding
+        assert 1e-8 < out.remainder[t] < 0.1 * np.linalg.norm(r[t + 1] - r[t])
+
+
+def test_gd_residual_path_linear_model_has_no_remainder():
+    # f(X; θ) = Φθ: GD is exactly kernel GD with H = ΦΦᵀ, so δ_t = 0 up to rounding and the
+    # residuals are (I − ηH/n)^t r_0 (lib.optimization.ntk_training.kernel_gd)
+    J, _, y = _features()
+    n = J.shape[0]
+    H = J @ J.T
+    apply = lambda p, Z: Z @ p["w"]
+    eta = 0.5 * n / np.linalg.eigvalsh(H)[-1]
+    out = linearized.gd_residual_path(apply, {"w": np.zeros(J.shape[1])}, J, y, n_steps=30,
+                                      step_size=eta)
+    assert float(jnp.max(out.remainder / jnp.linalg.norm(out.residual[:-1], axis=1))) < 1e-13
+    ref = linearized.kernel_gd(H, y, steps=np.arange(31), step_size=eta).train - y
+    np.testing.assert_allclose(out.residual, ref, atol=1e-12)
+    np.testing.assert_allclose(out.lam_min, np.linalg.eigvalsh(H)[0], rtol=1e-12)
+
+
+def test_gd_residual_path_remainder_is_second_order():
+    # δ_t = O(η²‖∇L‖²) = O(ε²) for residuals of size ε, so ρ_t = ‖δ_t‖/‖r_t‖ = O(ε): from a plain
+    # initialization, labels f_0 + ε y give ρ/ε → const. From the symmetric initialization the
+    # second-order term vanishes at θ_0 (paired units have equal input gradients and opposite output
+    # weights, so the a–w cross term and the w–w term cancel in pairs), and ρ/ε² → const.
+    # Tolerance 2 %: the next order is relative O(ε) ≤ 1e-2 at these ε (a rate ε instead of ε², or
+    # 1 instead of ε, fails by a factor 10).
+    X, p0, y = _relu_net(symmetric=False)
+    f0 = np.asarray(_relu(p0, X)[:, 0])
+    rho = lambda p, lab: float(jnp.max((lambda o: o.remainder / jnp.linalg.norm(
+        o.residual[:-1], axis=1))(linearized.gd_residual_path(_relu, p, X, lab, n_steps=10,
+                                                               step_size=1.0))))
+    plain = [rho(p0, f0 + e * y) / e for e in (1e-2, 1e-3)]
+    np.testing.assert_allclose(plain[1], plain[0], rtol=0.02)
+    _, ps, _ = _relu_net()
+    sym = [rho(ps, e * y) / e ** 2 for e in (1e-2, 1e-3)]
+    np.testing.assert_allclose(sym[1], sym[0], rtol=0.02)
+
+
+def test_gd_residual_path_closed_form_gram_vmap_and_float32():
+    X, p0, y = _relu_net()
+    d, M = X.shape[1], p0[0][0].shape[1]
+    Xs = X / np.sqrt(d)
+    gram = lambda p, Z: ntk.two_layer_empirical(Z / np.sqrt(d), Z / np.sqrt(d), p[0][0].T,
+                                                p[1][0][:, 0], scale=1 / np.sqrt(M))
+    assert Xs.shape == X.shape
+    labels = np.stack([0.1 * y, y])
+    ad = [linearized.gd_residual_path(_relu, p0, X, lab, n_steps=5, step_size=1.0) for lab in labels]
+    cf = jax.vmap(lambda lab: linearized.gd_residual_path(_relu, p0, X, lab, n_steps=5,
+                                                          step_size=1.0, gram_fn=gram))(labels)
+    for j in range(2):
+        for name in ("residual", "lam_min", "lam_max", "rayleigh", "remainder"):
+            np.testing.assert_allclose(getattr(cf, name)[j], getattr(ad[j], name), rtol=1e-8,
+                                       atol=1e-14)
+    from tests.conftest import x64_mode
+    with x64_mode(False):
+        p32 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), p0)
+        o32 = linearized.gd_residual_path(_relu, p32, X.astype(np.float32),
+                                          y.astype(np.float32), n_steps=5, step_size=1.0)
+        assert o32.residual.dtype == jnp.float32 and o32.remainder.dtype == jnp.float32
+        # float32 outputs are rounded at ~1e-7 relative to the sum of |terms|; the remainder
+        # (≈ 1e-3 of ‖r‖ here at ε = 1) and the spectrum agree with float64 to ~1e-4 relative
+        np.testing.assert_allclose(o32.lam_min, ad[1].lam_min, rtol=1e-4)
+        np.testing.assert_allclose(o32.rayleigh, ad[1].rayleigh, rtol=1e-4)
+        np.testing.assert_allclose(o32.remainder, ad[1].remainder, rtol=2e-2)
+
+
+def test_gd_residual_path_validation():
+    X, p0, y = _relu_net()
+    with pytest.raises(ValueError, match="apply_fn"):
+        linearized.gd_residual_path(None, p0, X, y, n_steps=2, step_size=1.0)
+    with pytest.raises(ValueError, match="gram_fn"):
+        linearized.gd_residual_path(_relu, p0, X, y, n_steps=2, step_size=1.0, gram_fn=3)
+    with pytest.raises(ValueError, match="y"):
+        linearized.gd_residual_path(_relu, p0, X, y[:-1], n_steps=2, step_size=1.0)
+    with pytest.raises(ValueError, match="n_steps"):
+        linearized.gd_residual_path(_relu, p0, X, y, n_steps=0, step_size=1.0)
+    with pytest.raises(ValueError, match="step_size"):
+        linearized.gd_residual_path(_relu, p0, X, y, n_steps=2, step_size=-1.0)
+    with pytest.raises(ValueError, match="params"):
+        linearized.gd_residual_path(_relu, [], X, y, n_steps=2, step_size=1.0)
