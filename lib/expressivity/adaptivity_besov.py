@@ -660,12 +660,20 @@ def fit_relu_nets(key, x, y, x_val, y_val, x_query, *, hidden, n_steps: int, ste
                               record_fn=_checkpoint, record_every=record_every)
     val_hist = np.asarray(res.history[0]).T                                   # (R, k)
     best = np.argmin(np.where(np.isfinite(val_hist), val_hist, np.inf), axis=0)
-    chosen = jax.tree_util.tree_map(lambda a: a[jnp.arange(k), best], res.history[1])
-    last = jax.tree_util.tree_map(lambda a: a[:, -1], res.history[1])
-    predict = jax.vmap(_apply, in_axes=(0, None))
-    xq = x_query.astype(dtype)
+    pred, final = _predict_checkpoints(res.history[1], jnp.asarray(best), x_query.astype(dtype))
     steps = record_every * np.arange(1, val_hist.shape[0] + 1)
-    return NetFit(predict(chosen, xq), predict(last, xq), steps[best], val_hist, steps)
+    return NetFit(pred, final, steps[best], val_hist, steps)
+
+
+@jax.jit
+def _predict_checkpoints(history, best, x_query):
+    """Each net's predictions at ``x_query`` with its parameters at checkpoint ``best[i]`` and at
+    the last checkpoint (``history``: parameters with axes (net, checkpoint, ...))."""
+    predict = jax.vmap(_apply, in_axes=(0, None))
+    k = best.shape[0]
+    chosen = jax.tree_util.tree_map(lambda a: a[jnp.arange(k), best], history)
+    last = jax.tree_util.tree_map(lambda a: a[:, -1], history)
+    return predict(chosen, x_query), predict(last, x_query)
 
 
 def cosine_schedule(peak: float, n_steps: int, *, floor: float = 0.01):
@@ -750,14 +758,17 @@ def closed_curve(t, frame) -> jax.Array:
     orthonormal columns, so distances are those of the curve in R^{2M}). The first harmonic alone is
     injective, so the curve does not cross itself; t is its arc length (period 1), and t uniform on
     [0, 1) gives inputs uniform along the curve. ``t`` any shape; returns ``t.shape + (d,)``.
+    The orthonormality of ``frame`` is checked on the host whenever it is concrete (also when it is
+    a constant inside ``jax.jit``); a traced ``frame`` is not checked.
     """
     t = v.float_array(t, "t")
     frame = v.float_array(frame, "frame", ndim=2)
     if frame.shape[1] % 2 or frame.shape[1] > frame.shape[0]:
         raise ValueError(f"frame must have an even number 2M <= d of columns, got shape {frame.shape}")
-    gram = np.asarray(frame.T @ frame, dtype=float)
-    if not np.allclose(gram, np.eye(frame.shape[1]), atol=1e-5):
-        raise ValueError("frame must have orthonormal columns")
+    if not v.is_tracer(frame):                   # on the host: also for a constant frame under jit
+        f = np.asarray(frame, dtype=float)
+        if not np.allclose(f.T @ f, np.eye(frame.shape[1]), atol=1e-5):
+            raise ValueError("frame must have orthonormal columns")
     harmonics = frame.shape[1] // 2
     dtype = jnp.result_type(t.dtype, frame.dtype)
     m = jnp.arange(1, harmonics + 1, dtype=dtype)

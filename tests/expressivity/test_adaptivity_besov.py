@@ -355,6 +355,12 @@ def test_closed_curve_unit_speed_and_periodic():
         es.closed_curve(t, 2 * frame)
     with pytest.raises(ValueError, match="even"):
         es.closed_curve(t, _frame(9, 5))
+    # under jit with the frame a constant: the orthonormality check runs on the host, same points
+    np.testing.assert_allclose(jax.jit(lambda s: es.closed_curve(s, frame))(t),
+                               es.closed_curve(t, frame), rtol=1e-12, atol=1e-12)
+    bad = 2 * frame
+    with pytest.raises(ValueError, match="orthonormal"):
+        jax.jit(lambda s: es.closed_curve(s, bad))(t)
 
 
 def _sine_knn_risk(n, k, omega):
