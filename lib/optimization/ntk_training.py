@@ -269,8 +269,10 @@ def gd_residual_path(apply_fn, params, X, y, *, n_steps: int, step_size,
         r_{t+1} = (I − η H(t)/n) r_t + δ_t,
 
     where ``−(η/n) H(t) r_t = −η J_t ∇L(θ_t)`` is the first-order (linearized) change and
-    ``δ_t`` the remainder of the Taylor expansion, ``O(η² ‖∇L‖²)``; it vanishes for a model linear
-    in ``θ``. Hence, with ``ρ_t = ‖δ_t‖/‖r_t‖``,
+    ``δ_t`` the remainder: for a smooth model the Taylor term ``O(η² ‖∇L‖²)``; for ReLU also the
+    change of units whose pre-activation switches sign during the step; and, in floating point,
+    the rounding of the forward pass and of the update (absolute, so relative to ``r_t`` it grows
+    as the residual shrinks). It vanishes for a model linear in ``θ`` (up to rounding). Hence, with ``ρ_t = ‖δ_t‖/‖r_t‖``,
 
         ‖r_{t+1}‖/‖r_t‖ ≤ max(1 − ηλ_min(H(t))/n, ηλ_max(H(t))/n − 1) + ρ_t,
         ‖r_{t+1}‖/‖r_t‖ ≥ |1 − η q_t/n| − ρ_t,   q_t = r_tᵀH(t)r_t/‖r_t‖²
@@ -285,7 +287,9 @@ def gd_residual_path(apply_fn, params, X, y, *, n_steps: int, step_size,
     autodiff (``n`` backward passes per step). For the two-layer network a closed form such as
     :func:`lib.ntk.two_layer_empirical` is much cheaper. ``apply_fn`` and ``gram_fn`` must be
     hashable (module-level functions or the same object on every call): they are static for
-    ``jit``, one compilation per shapes and functions. ``n_steps`` ``T ≥ 1``, ``step_size``
+    ``jit``, one compilation per shapes and functions. A closure is traced once: if it reads a
+    global that changes later while the shapes stay the same, the compiled values are stale
+    (pass a new function object instead). ``n_steps`` ``T ≥ 1``, ``step_size``
     ``η > 0``. ``y`` may be a tracer, e.g. to ``jax.vmap`` over several label vectors.
     """
     if not callable(apply_fn):

@@ -331,10 +331,8 @@ def test_gd_residual_path_remainder_is_second_order():
 def test_gd_residual_path_closed_form_gram_vmap_and_float32():
     X, p0, y = _relu_net()
     d, M = X.shape[1], p0[0][0].shape[1]
-    Xs = X / np.sqrt(d)
     gram = lambda p, Z: ntk.two_layer_empirical(Z / np.sqrt(d), Z / np.sqrt(d), p[0][0].T,
                                                 p[1][0][:, 0], scale=1 / np.sqrt(M))
-    assert Xs.shape == X.shape
     labels = np.stack([0.1 * y, y])
     ad = [linearized.gd_residual_path(_relu, p0, X, lab, n_steps=5, step_size=1.0) for lab in labels]
     cf = jax.vmap(lambda lab: linearized.gd_residual_path(_relu, p0, X, lab, n_steps=5,
@@ -370,3 +368,10 @@ def test_gd_residual_path_validation():
         linearized.gd_residual_path(_relu, p0, X, y, n_steps=2, step_size=-1.0)
     with pytest.raises(ValueError, match="params"):
         linearized.gd_residual_path(_relu, [], X, y, n_steps=2, step_size=1.0)
+    with pytest.raises(ValueError, match="X"):
+        linearized.gd_residual_path(_relu, p0, X[0], y, n_steps=2, step_size=1.0)
+    with pytest.raises(ValueError, match="y"):
+        linearized.gd_residual_path(_relu, p0, X, y[:, None], n_steps=2, step_size=1.0)
+    with pytest.raises(ValueError, match="X"):
+        linearized.gd_residual_path(_relu, p0, np.where(X > 0, np.nan, X), y, n_steps=2,
+                                    step_size=1.0)
