@@ -231,6 +231,22 @@ class ResidualPath(NamedTuple):
     remainder: jax.Array
 
 
+def _network_data(apply_fn, params, X, y, name):
+    """Validated ``(params, X, y)`` of a network trained on ``(X, y)``, cast to one float dtype."""
+    if not callable(apply_fn):
+        raise ValueError(f"apply_fn must be callable, got {apply_fn!r}")
+    X = v.float_array(X, "X", ndim=2)
+    y = v.float_array(y, "y", ndim=1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one entry per row of X ({X.shape[0]}), got shape {y.shape}")
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise ValueError(f"{name} must contain at least one array")
+    dtype = jnp.result_type(*leaves, X.dtype, y.dtype)
+    return (jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params), X.astype(dtype),
+            y.astype(dtype))
+
+
 @partial(jax.jit, static_argnums=(0, 1, 6))
 def _residual_path(apply_fn, gram_fn, params, X, y, step, n_steps):
     n = y.shape[0]
@@ -292,23 +308,12 @@ def gd_residual_path(apply_fn, params, X, y, *, n_steps: int, step_size,
     (pass a new function object instead). ``n_steps`` ``T ≥ 1``, ``step_size``
     ``η > 0``. ``y`` may be a tracer, e.g. to ``jax.vmap`` over several label vectors.
     """
-    if not callable(apply_fn):
-        raise ValueError(f"apply_fn must be callable, got {apply_fn!r}")
+    p0, X, y = _network_data(apply_fn, params, X, y, "params")
     if gram_fn is not None and not callable(gram_fn):
         raise ValueError(f"gram_fn must be callable or None, got {gram_fn!r}")
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have one entry per row of X ({X.shape[0]}), got shape {y.shape}")
     n_steps = v.integer(n_steps, "n_steps", minimum=1)
     step = v.scalar(step_size, "step_size", positive=True)
-    leaves = jax.tree_util.tree_leaves(params)
-    if not leaves:
-        raise ValueError("params must contain at least one array")
-    dtype = jnp.result_type(*leaves, X.dtype, y.dtype)
-    p0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params)
-    out = _residual_path(apply_fn, gram_fn, p0, X.astype(dtype), y.astype(dtype),
-                         jnp.asarray(step, dtype), n_steps)
+    out = _residual_path(apply_fn, gram_fn, p0, X, y, jnp.asarray(step, X.dtype), n_steps)
     return ResidualPath(*out)
 
 
@@ -400,21 +405,11 @@ def averaged_sgd_network(apply_fn, params0, X, y, *, step_size, ridge=0.0):
     ``apply_fn`` must be hashable (a module-level function or a ``functools.partial``) and is
     compiled once per shape; ``step_size`` ``η > 0``, ``ridge`` ``λ ≥ 0``.
     """
-    if not callable(apply_fn):
-        raise ValueError(f"apply_fn must be callable, got {apply_fn!r}")
-    X = v.float_array(X, "X", ndim=2)
-    y = v.float_array(y, "y", ndim=1)
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have one entry per row of X ({X.shape[0]}), got shape {y.shape}")
+    p0, X, y = _network_data(apply_fn, params0, X, y, "params0")
     step = v.scalar(step_size, "step_size", positive=True)
     ridge = v.scalar(ridge, "ridge", nonnegative=True)
-    leaves = jax.tree_util.tree_leaves(params0)
-    if not leaves:
-        raise ValueError("params0 must contain at least one array")
-    dtype = jnp.result_type(*leaves, X.dtype, y.dtype)
-    p0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), params0)
-    last, avg = _averaged_sgd_network(apply_fn, p0, X.astype(dtype), y.astype(dtype),
-                                      jnp.asarray(step, dtype), jnp.asarray(ridge, dtype))
+    last, avg = _averaged_sgd_network(apply_fn, p0, X, y, jnp.asarray(step, X.dtype),
+                                      jnp.asarray(ridge, X.dtype))
     return AveragedSGD(last, avg)
 
 
