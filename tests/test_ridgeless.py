@@ -113,9 +113,11 @@ def test_linear_kernel_ridge_equals_ridge(n, d, dtype):
     tol = _tol(dtype, 1e-7) * (10 if dtype == jnp.float32 else 1)
     for pred, lam in zip(path, lams):
         np.testing.assert_allclose(pred, Xt @ rl.ridge(X, y, lam), rtol=tol, atol=tol)
+    # one target and one penalty: the same solve compiled for other shapes, so in float32 it agrees
+    # only to the rounding the condition number amplifies (seen: 2.4e-4), as above
     pred1 = rl.kernel_ridge(X @ X.T, y[:, 0], Xt @ X.T, lams[1])
-    np.testing.assert_allclose(pred1, path[1, :, 0], rtol=_tol(dtype, 1e-12),
-                               atol=_tol(dtype, 1e-12))
+    tol1 = 1e-12 if dtype == jnp.float64 else tol
+    np.testing.assert_allclose(pred1, path[1, :, 0], rtol=tol1, atol=tol1)
 
 
 def _psd(seed, n, rank):
