@@ -349,14 +349,19 @@ def test_tiled_packed_and_plain_strips_agree(activation):
         np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6)   # a few ulps: fusion rounding
 
 
-def test_default_block_size_tiles_large_inputs_on_cpu(monkeypatch, dtype):
-    # block_size=None picks strips of max(8, _CPU_STRIP_ELEMENTS // n2) rows on CPU once n1 is
-    # at least four strips; shrink the threshold so that this small problem is tiled.
+def test_default_block_size_tiles_on_cpu(monkeypatch, dtype):
+    # block_size=None on CPU: strips of about _CPU_STRIP_ELEMENTS entries, at most a quarter of
+    # n1 rows and at least 8, evened out over the strips; untiled below 16 rows.
     x1, x2 = _pts(53, 37, 5), _pts(54, 23, 5)
     untiled = ntk.infinite_width(x1, x2, depth=2, block_size=37)  # one strip: untiled
+    if jax.default_backend() == "cpu":
+        assert ntk._auto_block_size(37, 23) == 8        # 37 // 4 = 9 rows: 5 strips of 8
+        assert ntk._auto_block_size(15, 23) is None
+        assert ntk._auto_block_size(1001, 1001) == 201  # 250 rows: 5 strips of 201, not 250
+        assert ntk._auto_block_size(4096, 4096) == 128  # 2¹⁹ entries
     monkeypatch.setattr(ntk, "_CPU_STRIP_ELEMENTS", 64)
     if jax.default_backend() == "cpu":
-        assert ntk._auto_block_size(37, 23) == 8
+        assert ntk._auto_block_size(37, 23) == 8        # 64 // 23 = 2 rows: at least 8
     auto = ntk.infinite_width(x1, x2, depth=2)
     for a, b in zip(untiled, auto):
         np.testing.assert_allclose(b, a, rtol=EXACT[dtype], atol=EXACT[dtype])
