@@ -344,20 +344,31 @@ _sample_jit = jax.jit(_sample, static_argnames=("n", "has_tail"))
 
 def _design_batches(key, spec, n, reps):
     """The random numbers of ``reps`` designs, in consecutive batches ``(z, chi2)`` of ``b``
-    designs (``b`` the largest divisor of ``reps`` with ``b`` designs' normals within
-    :data:`_BATCH_NUMBERS`, so that memory stays bounded and every batch has one shape):
+    designs (``b`` the largest divisor of ``reps`` with ``b`` designs' normals, as drawn in
+    whole chunks of :data:`_NORMAL_CHUNK`, within :data:`_BATCH_NUMBERS`, so that memory stays
+    bounded and every batch has one shape):
     ``z`` is ``(b, size)``, design ``r`` drawn from ``fold_in(k_z, r)``; ``chi2`` is ``(b, n)``, the
     Bartlett diagonals. Design ``r`` does not depend on ``b`` or ``reps``."""
     dtype = spec.head.dtype
     size = _design_size(n, spec.head.shape[0], spec.tail_dim > 0)
-    b = max(d for d in range(1, reps + 1) if reps % d == 0 and (d == 1 or d * size <= _BATCH_NUMBERS))
+    drawn = -(-size // _NORMAL_CHUNK) * _NORMAL_CHUNK
+    b = max(d for d in range(1, reps + 1) if reps % d == 0 and (d == 1 or d * drawn <= _BATCH_NUMBERS))
     kc, kz = jax.random.split(key)
     chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, reps, dtype)
     for start in range(0, reps, b):
-        z = jnp.stack([data.chunked_draws(jax.random.fold_in(kz, r), _normal_sampler(dtype), size,
-                                          _NORMAL_CHUNK)
-                       for r in range(start, start + b)])
-        yield z, chi2[start:start + b]
+        z = _design_normals(kz, start, b, drawn // _NORMAL_CHUNK, np.dtype(dtype))
+        yield z[:, :size], chi2[start:start + b]
+
+
+@partial(jax.jit, static_argnames=("b", "chunks", "dtype"))
+def _design_normals(kz, start, b, chunks, dtype):
+    """``(b, chunks · _NORMAL_CHUNK)``: row ``i`` the :func:`lib.data.chunked_draws` stream of
+    design ``start + i``, drawn from ``fold_in(kz, start + i)``, all ``b`` designs in one
+    vectorized draw. Whole chunks, so that one compilation serves every design size."""
+    def one(r):
+        return data.chunked_draws(jax.random.fold_in(kz, r), _normal_sampler(dtype),
+                                  chunks * _NORMAL_CHUNK, _NORMAL_CHUNK)
+    return jax.vmap(one)(start + jnp.arange(b))
 
 
 def _check_tail(spec, n):
