@@ -75,10 +75,10 @@ def gram_floor(depth: int, block_size: int | None):
         if block_size is None or block_size >= x1.shape[0]:
             return one_strip(x1, x2)
         n1, d = x1.shape
-        if n1 % block_size:
-            raise ValueError(f"block_size ({block_size}) must divide the rows of x1 ({n1})")
-        out = jax.lax.map(lambda xa: one_strip(xa, x2), x1.reshape(n1 // block_size, block_size, d))
-        return out.reshape(n1, -1)
+        n_blocks = -(-n1 // block_size)
+        rows = jnp.pad(x1, ((0, n_blocks * block_size - n1), (0, 0)))  # zero rows: cos θ = 0
+        out = jax.lax.map(lambda xa: one_strip(xa, x2), rows.reshape(n_blocks, block_size, d))
+        return out.reshape(n_blocks * block_size, -1)[:n1]
 
     return floor
 

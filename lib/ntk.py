@@ -164,9 +164,9 @@ _CPU_STRIP_ELEMENTS = 2 ** 19  # 2 MiB of float32 per temporary: within a CPU's 
 def _auto_block_size(n1: int, n2: int) -> int | None:
     """Strip height used when ``block_size=None``: untiled on accelerators (XLA fuses the whole
     recursion into few kernels there); on CPU, strips of about 2¹⁹ entries and at most a
-    quarter of ``n1`` rows (at least 8; each strip one fused pass over entries that stay in
-    cache: see ``_infinite_width_tiled``), evened out so that the last strip is nearly full;
-    untiled below 16 rows."""
+    quarter of ``n1`` rows, but at least 8 (each strip one fused pass over entries that stay in
+    cache: see ``_infinite_width_tiled``), then evened out so that the last strip is nearly
+    full (which can bring them below 8 rows); untiled below 16 rows."""
     if jax.default_backend() != "cpu" or n1 < 16:
         return None
     n_blocks = -(-n1 // max(8, min(_CPU_STRIP_ELEMENTS // max(n2, 1), n1 // 4)))
@@ -209,7 +209,7 @@ def infinite_width(x1, x2, *, depth: int = 1, activation: str = "relu", w_std: f
         temporaries of one ``(block_size, n2)`` strip (untiled, XLA keeps a few ``(n1, n2)``
         temporaries per layer): use it for ``n`` of ``10⁵`` on a GPU. It need not divide ``n1``
         (the last strip is zero-padded). ``None`` chooses: untiled on GPU/TPU; on CPU, strips
-        of about 2¹⁹ entries and at most ``n1/4`` rows (at least 8), each one fused pass over
+        of about 2¹⁹ entries and at most ``n1/4`` rows (about 8 at least), each one fused pass over
         entries that stay in cache, spread over the cores (2.5× faster than untiled at
         ``n = 4096`` on two cores); untiled below 16 rows.
         Tiled and untiled results agree up to the rounding of ``x1 x2ᵀ`` (≈ 1e-16 relative in
@@ -243,7 +243,7 @@ def infinite_width(x1, x2, *, depth: int = 1, activation: str = "relu", w_std: f
     b = jnp.asarray(b_std, x1.dtype)
     if block_size is None:
         block_size = _auto_block_size(x1.shape[0], x2.shape[0])
-    if block_size is None or x1.shape[0] == 0 or x2.shape[0] == 0:
+    if block_size is None or block_size >= x1.shape[0] or x2.shape[0] == 0:
         s, t = _infinite_width(x1, x2, w, b, depth, activation)
     else:
         s, t = _infinite_width_tiled(x1, x2, w, b, depth, activation, block_size,

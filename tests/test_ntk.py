@@ -361,7 +361,7 @@ def test_default_block_size_tiles_on_cpu(monkeypatch, dtype):
         assert ntk._auto_block_size(4096, 4096) == 128  # 2¹⁹ entries
     monkeypatch.setattr(ntk, "_CPU_STRIP_ELEMENTS", 64)
     if jax.default_backend() == "cpu":
-        assert ntk._auto_block_size(37, 23) == 8        # 64 // 23 = 2 rows: at least 8
+        assert ntk._auto_block_size(1001, 1001) == 8    # 64 // 1001 = 0 rows: at least 8
     auto = ntk.infinite_width(x1, x2, depth=2)
     for a, b in zip(untiled, auto):
         np.testing.assert_allclose(b, a, rtol=EXACT[dtype], atol=EXACT[dtype])

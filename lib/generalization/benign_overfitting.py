@@ -356,15 +356,16 @@ def _design_batches(key, spec, n, reps):
     kc, kz = jax.random.split(key)
     chi2 = _chi2_draws(kc, spec.tail_dim - 1, n, reps, dtype)
     for start in range(0, reps, b):
-        z = _design_normals(kz, start, b, drawn // _NORMAL_CHUNK, np.dtype(dtype))
-        yield z[:, :size], chi2[start:start + b]
+        z = _design_normals(kz, start, b, drawn // _NORMAL_CHUNK, np.dtype(dtype))[:, :size]
+        yield z, chi2[start:start + b]
 
 
 @partial(jax.jit, static_argnames=("b", "chunks", "dtype"))
 def _design_normals(kz, start, b, chunks, dtype):
     """``(b, chunks · _NORMAL_CHUNK)``: row ``i`` the :func:`lib.data.chunked_draws` stream of
     design ``start + i``, drawn from ``fold_in(kz, start + i)``, all ``b`` designs in one
-    vectorized draw. Whole chunks, so that one compilation serves every design size."""
+    vectorized draw. Whole chunks, so that one compilation serves every design size with the
+    same number of chunks (and the same ``b``)."""
     def one(r):
         return data.chunked_draws(jax.random.fold_in(kz, r), _normal_sampler(dtype),
                                   chunks * _NORMAL_CHUNK, _NORMAL_CHUNK)
