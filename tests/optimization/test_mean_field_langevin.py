@@ -304,8 +304,10 @@ def test_stationary_second_moment_of_the_interacting_chain_and_its_stderr():
     drift = mfl.quadratic_mean_field_drift(jnp.ones(1), -jnp.ones(1), KAPPA)
     _, _, exact = _quadratic_stationary_1d(jax.random.key(0), 1, N, eta)
     keys = jax.random.split(jax.random.key(5), R)
-    trajs = [mfld.simulate(drift, jnp.zeros((N, 1)), k, step_size=eta, temperature=LAM,
-                           n_steps=20000, record_every=1)[1][:, :, 0] for k in keys]
+    trajs = jax.vmap(lambda k: mfld.simulate(  # the R chains in one call; same keys and draws
+        drift, jnp.zeros((N, 1)), k, step_size=eta, temperature=LAM, n_steps=20000,
+        record_every=1)[1][:, :, 0])(keys)
+    trajs = np.asarray(trajs)
     ests = np.array([mfl.stationary_second_moment(t, drift, step_size=eta, temperature=LAM)
                      for t in trajs])
     mean, se = mean_stderr(ests[:, 0])
