@@ -182,32 +182,30 @@ def bench_analytic(n: int = 4096, d: int = 64, depth: int = 3, repeats: int = 7)
     t_floor = flops / peak + depth * t["arccos"]
     t_fused = min(t["floor_strips"], t["floor_untiled"])
     name = f"(n={n}, d={d}, depth={depth}, relu, f32)"
+
+    def row(kind, baseline, t_base, ratio, notes):
+        return dict(benchmark=f"ntk_gram_vs_{kind} {name}", seconds=t_lib, baseline=baseline,
+                    baseline_seconds=t_base, ratio=ratio, gflops=flops / t_lib / 1e9, notes=notes)
+
     return [
-        dict(benchmark=f"ntk_gram_vs_floor {name}", seconds=t_lib,
-             baseline="floor: 2n²d/F + 1 arccos pass/layer", baseline_seconds=t_floor,
-             ratio=t_lib / t_floor, gflops=flops / t_lib / 1e9,
-             notes=(f"ratio = lib/floor (target <= 1.5); 2n²d/F {flops / peak * 1e3:.1f} ms "
-                    f"+ {depth} x arccos pass over n² {t['arccos'] * 1e3:.1f} ms; x1 x2ᵀ "
-                    f"itself {t['matmul_nd'] * 1e3:.1f} ms")),
-        dict(benchmark=f"ntk_gram_vs_fused_floor {name}", seconds=t_lib,
-             baseline="fused floor: matmul + arccos ×depth in one pass, one output",
-             baseline_seconds=t_fused, ratio=t_lib / t_fused, gflops=flops / t_lib / 1e9,
-             notes=(f"ratio = lib/fused floor (1 = floor); the faster of untiled "
-                    f"{t['floor_untiled'] * 1e3:.1f} ms and strips of {strip} rows "
-                    f"{t['floor_strips'] * 1e3:.1f} ms; writing one more n×n array (the "
-                    f"second output) {t['fill'] * 1e3:.1f} ms")),
-        dict(benchmark=f"ntk_gram_vs_numpy {name}", seconds=t_lib,
-             baseline="numpy same recursion", baseline_seconds=t_np,
-             ratio=t_np / t_lib, gflops=flops / t_lib / 1e9,
-             notes=(f"ratio = numpy/lib (>1: lib faster); default block_size (CPU: strips of "
-                    f"{strip} rows); untiled (block_size=n): {t_untiled:.3g} s; max off-diagonal "
-                    f"rel. diff of ntk vs numpy {max_rel:.1e}")),
-        dict(benchmark=f"ntk_gram_vs_roofline {name}", seconds=t_lib,
-             baseline="roofline: 2n²d/F + t_pass", baseline_seconds=roofline,
-             ratio=t_lib / roofline, gflops=flops / t_lib / 1e9,
-             notes=(f"ratio = lib/roofline (1 = bound, not reachable: no transcendentals); "
-                    f"F = {peak / 1e9:.1f} GFLOP/s ({m}² matmul), t_pass = "
-                    f"{t['pass'] * 1e3:.1f} ms (n² read+write)")),
+        row("floor", "floor: 2n²d/F + 1 arccos pass/layer", t_floor, t_lib / t_floor,
+            f"ratio = lib/floor (target <= 1.5); 2n²d/F {flops / peak * 1e3:.1f} ms + {depth} x "
+            f"arccos pass over n² {t['arccos'] * 1e3:.1f} ms; x1 x2ᵀ itself "
+            f"{t['matmul_nd'] * 1e3:.1f} ms"),
+        row("fused_floor", "fused floor: matmul + arccos ×depth in one pass, one output",
+            t_fused, t_lib / t_fused,
+            f"ratio = lib/fused floor (1 = floor); the faster of untiled "
+            f"{t['floor_untiled'] * 1e3:.1f} ms and strips of {strip} rows "
+            f"{t['floor_strips'] * 1e3:.1f} ms; writing one more n×n array (the second output) "
+            f"{t['fill'] * 1e3:.1f} ms"),
+        row("numpy", "numpy same recursion", t_np, t_np / t_lib,
+            f"ratio = numpy/lib (>1: lib faster); default block_size (CPU: strips of {strip} "
+            f"rows); untiled (block_size=n): {t_untiled:.3g} s; max off-diagonal rel. diff of "
+            f"ntk vs numpy {max_rel:.1e}"),
+        row("roofline", "roofline: 2n²d/F + t_pass", roofline, t_lib / roofline,
+            f"ratio = lib/roofline (1 = bound, not reachable: no transcendentals); "
+            f"F = {peak / 1e9:.1f} GFLOP/s ({m}² matmul), t_pass = {t['pass'] * 1e3:.1f} ms "
+            f"(n² read+write)"),
     ]
 
 
